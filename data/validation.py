@@ -1,4 +1,4 @@
-"""Coercion and validation of contract tables: a pure core that takes raw frames, returns typed ones.
+"""Coercion and validation of contract tables: a pure core from raw frames to typed ones.
 
 Every problem is collected before failing, so a customer fixes a dataset in one pass. A problem
 names the table, the column, the first offending rows (1-based data rows, header excluded) with
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from data.contract import PANDAS_DTYPES, TABLES, Column, Table
+from data.contract import TABLES, Column, Table
 from data.dataset import Dataset
 
 MAX_EXAMPLES = 5
@@ -112,129 +112,177 @@ def _expected_text(column: Column) -> str:
     return text
 
 
-def _coerce_str(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    kind = pd.api.types.infer_dtype(raw, skipna=True)
-    if kind in ("string", "empty"):
-        out = raw.astype("str")
-        bad = np.zeros(len(raw), dtype=bool)
-    else:
-        # Numbers are fine as identifiers or text (creator_id 123), containers are not.
-        is_container = raw.map(lambda v: isinstance(v, (list, dict, set, tuple))).to_numpy(bool)
-        out = raw.where(~is_container).map(lambda v: v if pd.isna(v) else str(v)).astype("str")
-        bad = is_container
-    out = out.str.strip()
-    out = out.mask(out == "")
-    return out, bad
+def _is_missing(value) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT or (
+        isinstance(value, float) and value != value)
 
 
-def _coerce_number(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    if pd.api.types.is_bool_dtype(raw.dtype):
-        return raw.astype("float64"), np.zeros(len(raw), dtype=bool)
-    if pd.api.types.is_numeric_dtype(raw.dtype):
-        out = raw.astype("float64")
-        return out, np.zeros(len(raw), dtype=bool)
-    is_bool_value = raw.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(bool)
-    text = raw.where(~is_bool_value)
-    out = pd.to_numeric(text.map(lambda v: v.strip() if isinstance(v, str) else v)
-                        .replace("", np.nan), errors="coerce").astype("float64")
-    present = raw.notna().to_numpy() & ~(raw.map(lambda v: v == "" if isinstance(v, str)
-                                                 else False).to_numpy(bool))
-    bad = present & out.isna().to_numpy()
-    bad |= ~np.isfinite(out.to_numpy()) & out.notna().to_numpy()
-    return out.where(~bad), bad
-
-
-def _coerce_bool(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    if pd.api.types.is_bool_dtype(raw.dtype):
-        return raw.astype("boolean"), np.zeros(len(raw), dtype=bool)
-
-    def parse(v):
-        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
-            return pd.NA
-        if isinstance(v, (bool, np.bool_)):
-            return bool(v)
-        if isinstance(v, (int, float, np.integer, np.floating)) and v in (0, 1):
-            return bool(v)
-        if isinstance(v, str):
-            s = v.strip().lower()
-            if s == "":
-                return pd.NA
-            if s in _TRUE:
-                return True
-            if s in _FALSE:
-                return False
+def _text_or_missing(value):
+    """Stripped text, None when missing or empty, _NO_VALUE when not a scalar."""
+    if isinstance(value, str):
+        value = value.strip()
+        return value if value else None
+    if _is_missing(value):
+        return None
+    if isinstance(value, (list, dict, set, tuple)):
         return _NO_VALUE
+    return str(value)
 
-    parsed = raw.map(parse)
-    bad = parsed.map(lambda v: v is _NO_VALUE).to_numpy(bool)
-    out = parsed.where(~bad, pd.NA).astype("boolean")
+
+def _number_or_missing(value):
+    if isinstance(value, (bool, np.bool_)):
+        return _NO_VALUE
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        number = float(value)
+    elif isinstance(value, str):
+        value = value.strip()
+        if not value:
+            return None
+        try:
+            number = float(value)
+        except ValueError:
+            return _NO_VALUE
+    elif _is_missing(value):
+        return None
+    else:
+        return _NO_VALUE
+    if number != number:
+        return None
+    return number if np.isfinite(number) else _NO_VALUE
+
+
+def _bool_or_missing(value):
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if not text:
+            return None
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        return _NO_VALUE
+    if _is_missing(value):
+        return None
+    if isinstance(value, (int, float, np.integer, np.floating)) and value in (0, 1):
+        return bool(value)
+    return _NO_VALUE
+
+
+# Plain Python over object arrays: on the few rows of a scoring request it is far cheaper than
+# pandas' per-call overhead, and on large files it costs about what pandas' str methods cost.
+def _coerce_str(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    parsed = [_text_or_missing(v) for v in values]
+    bad = np.fromiter((v is _NO_VALUE for v in parsed), dtype=bool, count=len(parsed))
+    out = np.array([None if v is _NO_VALUE else v for v in parsed], dtype=object)
     return out, bad
 
 
-def _coerce_time(raw: pd.Series, is_date: bool) -> tuple[pd.Series, np.ndarray]:
+def _coerce_number(values: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
+    if dtype.kind in "iuf":
+        numbers = values.astype("float64")
+        return numbers, ~np.isfinite(numbers) & ~np.isnan(numbers)
+    parsed = [_number_or_missing(v) for v in values]
+    bad = np.fromiter((v is _NO_VALUE for v in parsed), dtype=bool, count=len(parsed))
+    numbers = np.fromiter((np.nan if v is None or v is _NO_VALUE else v for v in parsed),
+                          dtype="float64", count=len(parsed))
+    return numbers, bad
+
+
+def _coerce_bool(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    parsed = [_bool_or_missing(v) for v in values]
+    bad = np.fromiter((v is _NO_VALUE for v in parsed), dtype=bool, count=len(parsed))
+    truth = np.fromiter((v is True for v in parsed), dtype=bool, count=len(parsed))
+    missing = np.fromiter((v is None or v is _NO_VALUE for v in parsed), dtype=bool,
+                          count=len(parsed))
+    return truth, missing, bad
+
+
+def _coerce_time(raw: pd.Series, is_date: bool) -> tuple[np.ndarray, np.ndarray]:
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
-        out = raw
-        if getattr(out.dt, "tz", None) is not None:
-            out = out.dt.tz_convert("UTC").dt.tz_localize(None)
-        out = out.astype("datetime64[ns]")
+        series = raw
+        if getattr(series.dt, "tz", None) is not None:
+            series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+        times = series.to_numpy("datetime64[ns]")
         bad = np.zeros(len(raw), dtype=bool)
     else:
-        as_text = raw.map(lambda v: v.strip() if isinstance(v, str) else v)
-        as_text = as_text.where(~as_text.map(lambda v: isinstance(v, (bool, int, float, list,
-                                                                     dict, np.number))
-                                             and not (isinstance(v, float) and np.isnan(v))),
-                                "\x00invalid")
-        as_text = as_text.replace("", np.nan)
-        parsed = pd.to_datetime(as_text, errors="coerce", utc=True, format="ISO8601")
-        out = parsed.dt.tz_localize(None).astype("datetime64[ns]")
-        bad = as_text.notna().to_numpy() & out.isna().to_numpy()
+        texts = [_text_or_missing(v) if isinstance(v, str) else
+                 (None if _is_missing(v) else _NO_VALUE) for v in raw.to_numpy(object)]
+        bad = np.fromiter((v is _NO_VALUE for v in texts), dtype=bool, count=len(texts))
+        present = np.array([v if isinstance(v, str) else None for v in texts], dtype=object)
+        parsed = pd.to_datetime(present, errors="coerce", utc=True, format="ISO8601")
+        times = parsed.tz_localize(None).to_numpy("datetime64[ns]")
+        bad |= np.fromiter((isinstance(v, str) for v in texts), dtype=bool,
+                           count=len(texts)) & np.isnat(times)
+        times[bad] = np.datetime64("NaT")
     if is_date:
-        out = out.dt.normalize()
-    return out, bad
+        times = times.astype("datetime64[D]").astype("datetime64[ns]")
+    return times, bad
 
 
-def _coerce_column(table: Table, column: Column, raw: pd.Series,
-                   collect: _Collector) -> pd.Series:
+def _coerce_column(table: Table, column: Column, raw: pd.Series, collect: _Collector):
+    """Typed array of one contract column; problems go to `collect`."""
+    values = raw.to_numpy(object) if column.type in ("str", "bool") or raw.dtype.kind == "O" \
+        else raw.to_numpy()
     if column.type == "str":
-        out, bad = _coerce_str(raw)
+        out, bad = _coerce_str(values)
+        missing = np.fromiter((v is None for v in out), dtype=bool, count=len(out))
     elif column.type in ("int", "float"):
-        out, bad = _coerce_number(raw)
+        out, bad = _coerce_number(values, values.dtype)
         if column.type == "int":
-            fractional = out.notna().to_numpy() & (np.mod(out.fillna(0).to_numpy(), 1) != 0)
-            bad = bad | fractional
+            bad |= np.isfinite(out) & (np.mod(np.nan_to_num(out), 1) != 0)
+        out[bad] = np.nan
+        missing = np.isnan(out) & ~bad
     elif column.type == "bool":
-        out, bad = _coerce_bool(raw)
+        out, missing, bad = _coerce_bool(values)
+        missing = missing & ~bad
     else:
         out, bad = _coerce_time(raw, is_date=column.type == "date")
+        missing = np.isnat(out) & ~bad
     if bad.any():
         collect.add_rows(table.name, column.name, bad, raw, "wrong type",
                          _expected_text(column))
-        out = out.where(~bad)
-    if column.type == "int":
-        out = out.round().astype("Int64")
-
-    missing = out.isna().to_numpy() & ~bad
     if not column.nullable and missing.any():
         collect.add_rows(table.name, column.name, missing, None, "missing value",
                          _expected_text(column))
     if column.min_value is not None or column.max_value is not None:
-        numbers = out.astype("float64").to_numpy()
-        low = numbers < column.min_value if column.min_value is not None else False
-        high = numbers > column.max_value if column.max_value is not None else False
-        out_of_range = np.asarray(low | high, dtype=bool)
+        with np.errstate(invalid="ignore"):
+            out_of_range = np.zeros(len(out), dtype=bool)
+            if column.min_value is not None:
+                out_of_range |= out < column.min_value
+            if column.max_value is not None:
+                out_of_range |= out > column.max_value
         if out_of_range.any():
             what = "negative value" if column.min_value == 0 and column.max_value is None \
                 else "value out of range"
             collect.add_rows(table.name, column.name, out_of_range, raw, what,
                              _expected_text(column))
     if column.allowed is not None:
-        lowered = out.str.lower()
-        unknown = lowered.notna().to_numpy() & ~lowered.isin(column.allowed).to_numpy()
+        allowed = set(column.allowed)
+        lowered = [v.lower() if v is not None else None for v in out]
+        unknown = np.fromiter((v is not None and v not in allowed for v in lowered),
+                              dtype=bool, count=len(lowered))
         if unknown.any():
             collect.add_rows(table.name, column.name, unknown, raw,
                              f"unknown {column.name}", "one of " + ", ".join(column.allowed))
-        out = lowered.where(~unknown)
-    return out
+        out = np.array([None if u else v for v, u in zip(lowered, unknown, strict=True)],
+                       dtype=object)
+    return _typed_array(column, out, bad | missing)
+
+
+def _typed_array(column: Column, values: np.ndarray, missing: np.ndarray):
+    if column.type == "str":
+        return pd.array(values, dtype="str")
+    if column.type == "int":
+        return pd.arrays.IntegerArray(np.nan_to_num(values).round().astype("int64"),
+                                      missing | np.isnan(values))
+    if column.type == "float":
+        return values
+    if column.type == "bool":
+        truth = values if values.dtype == bool else np.zeros(len(values), dtype=bool)
+        return pd.arrays.BooleanArray(truth, missing)
+    return values
 
 
 def _check_unique(table: Table, frame: pd.DataFrame, collect: _Collector) -> None:
@@ -269,13 +317,12 @@ def _check_references(typed: dict[str, pd.DataFrame], collect: _Collector) -> No
                              f"a {parent_column} listed in {parent}")
 
 
-def _all_missing(column: Column, index: pd.Index) -> pd.Series:
-    dtype = PANDAS_DTYPES[column.type]
-    if column.type in ("int", "bool"):
-        return pd.Series(pd.NA, index=index, dtype=dtype)
+def _all_missing(column: Column, length: int):
     if column.type in ("date", "ts"):
-        return pd.Series(pd.NaT, index=index, dtype=dtype)
-    return pd.Series(np.nan, index=index, dtype=dtype)
+        return np.full(length, np.datetime64("NaT"), dtype="datetime64[ns]")
+    if column.type == "str":
+        return _typed_array(column, np.full(length, None, dtype=object), np.ones(length, bool))
+    return _typed_array(column, np.full(length, np.nan), np.ones(length, bool))
 
 
 def coerce_table(table: Table, raw: pd.DataFrame, collect: _Collector) -> pd.DataFrame:
@@ -288,10 +335,10 @@ def coerce_table(table: Table, raw: pd.DataFrame, collect: _Collector) -> pd.Dat
             if column.required:
                 collect.add(table.name, "missing required column", column=column.name,
                             expected=_expected_text(column))
-            out[column.name] = _all_missing(column, raw.index)
+            out[column.name] = _all_missing(column, len(raw))
             continue
         out[column.name] = _coerce_column(table, column, raw[column.name], collect)
-    frame = pd.DataFrame(out, index=raw.index)
+    frame = pd.DataFrame(out, copy=False)
     _check_unique(table, frame, collect)
     return frame
 
