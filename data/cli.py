@@ -47,17 +47,26 @@ def generate(
                   f"{time.perf_counter() - started - generated:.1f} s.")
 
 
-def validate(
-    directory: Path = typer.Argument(..., help="Dataset directory with <table>.csv or "
-                                     "<table>.parquet files."),
-) -> None:
-    """Check a dataset against the data contract; exit 1 with a report when it does not follow it."""
+def load_dataset_or_exit(directory: Path):
+    """The validated dataset of `directory`, or the contract report and exit code 1.
+
+    Every command that reads a dataset goes through here, so a user sees the same readable
+    report (table, column, rows, expectation) and never a stack trace.
+    """
     try:
-        dataset = load_dataset(directory)
+        return load_dataset(directory)
     except ContractError as error:
         console.print(f"[red bold]{directory}: the dataset does not follow the contract[/red bold]")
         console.print(error.report(), markup=False, highlight=False)
         raise typer.Exit(1) from None
+
+
+def validate(
+    directory: Path = typer.Argument(..., help="Dataset directory with <table>.csv or "
+                                     "<table>.parquet files."),
+) -> None:
+    """Check a dataset against the data contract; exit 1 with a report of every problem."""
+    dataset = load_dataset_or_exit(directory)
     report = RichTable(title=f"{directory}: valid (contract v1)")
     report.add_column("table")
     report.add_column("rows", justify="right")

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The main job on a fresh machine: install, generate a demo world, validate it, train the models
+# (MLflow store under mlruns/), score a campaign, start the scoring service and send it a request.
+# The service keeps running at the end (Ctrl-C stops it); DEMO_KEEP_SERVING=0 stops it instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export BENTOML_DO_NOT_TRACK=true MPLBACKEND=Agg
+PORT="${PORT:-3000}"
+WORLD=demo/world
+
+if [ ! -x .venv/bin/creatorscore ]; then
+  python3 -m venv .venv
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e '.[dev]'
+fi
+cs=.venv/bin/creatorscore
+
+$cs generate --out "$WORLD" --creators 2000 --campaigns 60 --seed 7
+$cs validate "$WORLD"
+$cs train --data "$WORLD"
+campaign=$(.venv/bin/python -c "import pandas as pd; print(pd.read_csv('$WORLD/campaigns.csv').sort_values('start_date').campaign_id.iloc[-1])")
+$cs score --data "$WORLD" --campaign "$campaign" --out demo/scores_campaign.csv
+$cs example-request --data "$WORLD" --campaign "$campaign" --creators 3 --out demo/request.json
+
+$cs serve --port "$PORT" > demo/serve.log 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+echo "Waiting for the service on port $PORT (log: demo/serve.log)..."
+for _ in $(seq 1 120); do
+  if curl -sf "http://127.0.0.1:$PORT/readyz" > /dev/null; then break; fi
+  if ! kill -0 $server 2>/dev/null; then cat demo/serve.log; exit 1; fi
+  sleep 1
+done
+set -x
+curl -sf -X POST "http://127.0.0.1:$PORT/score" -H 'Content-Type: application/json' \
+  --data @demo/request.json | .venv/bin/python -m json.tool | head -80
+set +x
+echo "The service is running on http://127.0.0.1:$PORT (OpenAPI docs at /docs)."
+if [ "${DEMO_KEEP_SERVING:-1}" = "1" ]; then
+  echo "Ctrl-C stops it."
+  wait $server
+fi
