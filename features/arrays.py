@@ -1,0 +1,142 @@
+"""Numpy group operations over integer group codes.
+
+The feature code works on flat numpy arrays with one integer code per row (the entity a post,
+comment or snapshot belongs to). These helpers replace pandas groupby in the hot path: they are
+as fast for thousands of creators and add no fixed overhead when scoring a single one.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+NS_PER_DAY = 86_400 * 1_000_000_000
+
+
+def as_float(series: pd.Series | None, n: int | None = None) -> np.ndarray:
+    """Numeric / nullable / boolean column as float64 with NaN for missing values."""
+    if series is None:
+        return np.full(n or 0, np.nan)
+    return series.to_numpy(dtype="float64", na_value=np.nan)
+
+
+def as_days(series: pd.Series | None, n: int | None = None) -> np.ndarray:
+    """datetime64 column as float days since the epoch (NaN for NaT)."""
+    if series is None:
+        return np.full(n or 0, np.nan)
+    values = series.to_numpy(dtype="datetime64[ns]")
+    days = values.view("int64").astype("float64") / NS_PER_DAY
+    days[np.isnat(values)] = np.nan
+    return days
+
+
+def as_str(series: pd.Series | None, n: int | None = None) -> np.ndarray:
+    """str column as an object array with None for missing values."""
+    if series is None:
+        return np.full(n or 0, None, dtype=object)
+    return series.to_numpy(dtype=object, na_value=None)
+
+
+def group_count(codes: np.ndarray, n: int, mask: np.ndarray | None = None) -> np.ndarray:
+    if mask is not None:
+        codes = codes[mask]
+    return np.bincount(codes, minlength=n).astype("float64")
+
+
+def group_sum(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Sum of the non-NaN values per group (0 for empty groups)."""
+    ok = ~np.isnan(values)
+    return np.bincount(codes[ok], weights=values[ok], minlength=n)
+
+
+def group_nancount(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    return np.bincount(codes[~np.isnan(values)], minlength=n).astype("float64")
+
+
+def safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator, NaN where the denominator is 0 or NaN."""
+    numerator = np.asarray(numerator, dtype="float64")
+    denominator = np.asarray(denominator, dtype="float64")
+    out = np.full(np.broadcast(numerator, denominator).shape, np.nan)
+    ok = np.isfinite(denominator) & (denominator != 0)
+    np.divide(numerator, denominator, out=out, where=ok)
+    return out
+
+
+def group_mean(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    return safe_divide(group_sum(codes, values, n), group_nancount(codes, values, n))
+
+
+def group_std(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Population standard deviation of the non-NaN values per group."""
+    mean = group_mean(codes, values, n)
+    deviation = values - mean[codes]
+    return np.sqrt(group_mean(codes, deviation * deviation, n))
+
+
+def group_max(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    out = np.full(n, -np.inf)
+    ok = ~np.isnan(values)
+    np.maximum.at(out, codes[ok], values[ok])
+    out[np.isneginf(out)] = np.nan
+    return out
+
+
+def _group_order(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Row order sorting by group, then value. Two integer/float quicksorts instead of a
+    lexsort (3-5x faster); exact, since the value enters through its integer rank."""
+    by_value = np.argsort(values)
+    rank = np.empty(len(values), dtype="int64")
+    rank[by_value] = np.arange(len(values))
+    return np.argsort(codes.astype("int64") * max(len(values), 1) + rank)
+
+
+def group_quantile(codes: np.ndarray, values: np.ndarray, n: int, q: float = 0.5) -> np.ndarray:
+    """Linear-interpolated quantile of the non-NaN values per group (NaN for empty groups)."""
+    ok = ~np.isnan(values)
+    codes, values = codes[ok], values[ok]
+    order = _group_order(codes, values)
+    sorted_values = values[order]
+    counts = np.bincount(codes, minlength=n)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    out = np.full(n, np.nan)
+    has = counts > 0
+    position = (counts[has] - 1) * q
+    low = np.floor(position).astype("int64")
+    high = np.ceil(position).astype("int64")
+    weight = position - low
+    base = starts[has]
+    out[has] = (sorted_values[base + low] * (1 - weight) + sorted_values[base + high] * weight)
+    return out
+
+
+def group_median(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    return group_quantile(codes, values, n, 0.5)
+
+
+def group_rank(codes: np.ndarray, order_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rank (0-based) of each row within its group by order_key, and the group sizes per row."""
+    order = _group_order(codes, order_key)
+    sorted_codes = codes[order]
+    counts = np.bincount(codes)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    rank = np.empty(len(codes), dtype="int64")
+    rank[order] = np.arange(len(codes)) - starts[sorted_codes]
+    return rank, counts[codes]
+
+
+def _arrow(values) -> pa.Array:
+    array = pa.array(values, from_pandas=True)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return array.cast(pa.large_string()) if array.type != pa.large_string() else array
+
+
+def index_of(values, universe) -> np.ndarray:
+    """Position of each string value in `universe` (-1 when absent or missing).
+
+    Arrow's hash lookup: no conversion of string columns to Python objects.
+    """
+    positions = pc.index_in(_arrow(values), value_set=_arrow(universe))
+    return positions.fill_null(-1).to_numpy(zero_copy_only=False).astype("int64")

@@ -1,0 +1,207 @@
+"""Authenticity signals: follower growth anomalies, comment patterns and account facts.
+
+Bought followers arrive in bursts that engagement does not follow; genuine viral growth is
+followed by more engagement. Both show up as a growth step, so the step and the engagement
+after it are reported side by side for the risk model (and a human) to weigh.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from data.dataset import Dataset
+from features.arrays import (
+    as_days,
+    as_float,
+    group_count,
+    group_median,
+    group_rank,
+    group_sum,
+    safe_divide,
+)
+from features.entities import Entities
+
+MAD_TO_SIGMA = 1.4826
+# Floor on the robust scale of period growth (0.1 percentage point per snapshot interval):
+# perfectly steady series have a MAD near 0, which would make any wobble look anomalous.
+GROWTH_SCALE_FLOOR = 0.001
+ANOMALY_Z = 3.5  # Iglewicz & Hoaglin's cut-off for the modified z-score
+STEP_WINDOW_DAYS = 28.0
+TOP_COMMENTERS = 10
+
+# Comments that say nothing about the post: what pods and bots leave (compared after
+# lower-casing and stripping punctuation and emoji).
+GENERIC_COMMENTS = frozenset({
+    "nice", "nice pic", "nice post", "nice one", "nice shot", "nice photo", "love it",
+    "love this", "loved it", "i love it", "great", "great post", "great pic", "great content",
+    "great shot", "amazing", "awesome", "wow", "so cool", "cool", "beautiful", "gorgeous",
+    "so good", "perfect", "love your content", "love your feed", "omg", "yes", "super",
+    "top", "bravo", "magnifique", "trop beau", "jadore", "stunning", "fire", "lit", "goals",
+    "so pretty", "pretty", "cute", "so cute", "lovely", "incredible", "wonderful",
+    "keep it up", "keep going", "follow me", "follow back", "check my page", "check dm",
+    "dm me", "dm us", "good job", "great job", "well done", "this is great", "so nice",
+    "very nice", "looks great", "looking good", "awesome post", "amazing post", "love",
+    "wow amazing", "nice content", "nice video", "great video", "cool post",
+})
+
+
+def growth_features(ent: Entities) -> dict[str, np.ndarray]:
+    n = ent.n
+    codes, day, followers = ent.history_entity, ent.history_day, ent.history_followers
+    snapshots = group_count(codes, n)
+    has_history = (snapshots >= 2).astype("float64")
+    out = {"has_follower_history": has_history, "follower_history_snapshots": snapshots}
+    names = ("follower_growth_per_30_days", "follower_growth_max_robust_z",
+             "follower_growth_anomalies", "largest_step_relative_growth",
+             "largest_step_days_before_as_of", "largest_step_engagement_ratio",
+             "largest_step_engagement_follow_through")
+    for name in names:
+        out[name] = np.full(n, np.nan)
+    if len(codes) < 2:
+        return out
+
+    same = codes[1:] == codes[:-1]
+    period_entity = codes[1:][same]
+    growth = safe_divide(followers[1:] - followers[:-1], followers[:-1])[same]
+    step_day = day[1:][same]
+    previous_day = day[:-1][same]
+
+    first = np.r_[True, ~same]
+    last = np.r_[~same, True]
+    first_followers = np.full(n, np.nan)
+    first_followers[codes[first]] = followers[first]
+    first_day = np.full(n, np.nan)
+    first_day[codes[first]] = day[first]
+    last_followers = np.full(n, np.nan)
+    last_followers[codes[last]] = followers[last]
+    last_day = np.full(n, np.nan)
+    last_day[codes[last]] = day[last]
+    span = last_day - first_day
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where((first_followers > 0) & (span > 0), last_followers / first_followers,
+                         np.nan)
+        out["follower_growth_per_30_days"] = ratio ** (30.0 / span) - 1.0
+
+    center = group_median(period_entity, growth, n)
+    deviation = np.abs(growth - center[period_entity])
+    scale = np.fmax(MAD_TO_SIGMA * group_median(period_entity, deviation, n), GROWTH_SCALE_FLOOR)
+    z = (growth - center[period_entity]) / scale[period_entity]
+    has_periods = group_count(period_entity, n) > 0
+    finite = np.isfinite(z)
+    out["follower_growth_anomalies"] = np.where(
+        has_periods, group_count(period_entity, n, finite & (z > ANOMALY_Z)), np.nan)
+
+    # The largest step: the period with the highest relative growth.
+    key = np.where(np.isfinite(growth), growth, -np.inf)
+    rank, size = group_rank(period_entity, key)
+    top = rank == size - 1
+    top_entity = period_entity[top]
+    out["follower_growth_max_robust_z"][top_entity] = np.where(finite[top], z[top], np.nan)
+    out["largest_step_relative_growth"][top_entity] = growth[top]
+    out["largest_step_days_before_as_of"][top_entity] = (
+        ent.reference_day[top_entity] - step_day[top])
+
+    step_at = np.full(n, np.nan)
+    step_at[top_entity] = step_day[top]
+    step_from = np.full(n, np.nan)
+    step_from[top_entity] = previous_day[top]
+    post_codes = ent.post_entity
+    engagements = ent.likes + ent.comments
+    after = ((ent.post_day >= step_at[post_codes])
+             & (ent.post_day < step_at[post_codes] + STEP_WINDOW_DAYS))
+    before = ((ent.post_day < step_from[post_codes])
+              & (ent.post_day >= step_from[post_codes] - STEP_WINDOW_DAYS))
+    per_post_after = safe_divide(group_sum(post_codes, np.where(after, engagements, np.nan), n),
+                                 group_count(post_codes, n, after))
+    per_post_before = safe_divide(group_sum(post_codes, np.where(before, engagements, np.nan), n),
+                                  group_count(post_codes, n, before))
+    engagement_ratio = safe_divide(per_post_after, per_post_before)
+    out["largest_step_engagement_ratio"] = engagement_ratio
+    step_growth = out["largest_step_relative_growth"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        follow_through = np.log(engagement_ratio) / np.log1p(step_growth)
+    out["largest_step_engagement_follow_through"] = np.where(
+        (step_growth > 0) & (engagement_ratio > 0), follow_through, np.nan)
+    return out
+
+
+def normalise_comment_text(text: pd.Series) -> pa.ChunkedArray:
+    """Lower-cased text with punctuation, symbols and emoji removed, whitespace collapsed."""
+    array = pa.chunked_array([pa.array(text.to_numpy(dtype=object, na_value=None),
+                                       type=pa.large_string())])
+    lowered = pc.utf8_lower(array)
+    letters = pc.replace_substring_regex(lowered, r"[^\p{L}\p{N}\s]+", "")
+    collapsed = pc.replace_substring_regex(letters, r"\s+", " ")
+    return pc.utf8_trim_whitespace(collapsed)
+
+
+def comment_features(ent: Entities, ds: Dataset) -> dict[str, np.ndarray]:
+    n = ent.n
+    codes = ent.comment_entity
+    count = group_count(codes, n)
+    out = {"has_comments": (count > 0).astype("float64"), "comments_analysed": count}
+    names = ("comment_generic_share", "comment_duplicate_share", "commenter_top10_share",
+             "commenter_herfindahl", "comments_per_commenter")
+    for name in names:
+        out[name] = np.full(n, np.nan)
+    if len(codes) == 0:
+        return out
+    comments = ds.comments.iloc[ent.comment_row]
+    normalised = normalise_comment_text(comments["text"])
+    has_text = pc.is_valid(normalised).to_numpy(zero_copy_only=False)
+    is_empty = pc.equal(normalised, "").to_numpy(zero_copy_only=False)
+    generic_set = pa.array(sorted(GENERIC_COMMENTS), type=pa.large_string())
+    is_generic = pc.is_in(normalised, value_set=generic_set).to_numpy(zero_copy_only=False)
+    generic = np.where(has_text, (is_empty | is_generic).astype("float64"), np.nan)
+    out["comment_generic_share"] = safe_divide(group_sum(codes, generic, n),
+                                               group_count(codes, n, has_text))
+
+    # Duplicates: the same normalised text (emoji-only comments compared on their raw text).
+    raw = pc.utf8_trim_whitespace(pc.utf8_lower(pa.array(
+        comments["text"].to_numpy(dtype=object, na_value=None), type=pa.large_string())))
+    # An emoji-only raw text has no letters, so it can never equal a non-empty normalised one.
+    key = pc.if_else(pc.equal(normalised, ""), raw, normalised)
+    text_code = pc.dictionary_encode(key).combine_chunks().indices.to_numpy(
+        zero_copy_only=False)
+    valid_text = has_text & (text_code >= 0)
+    pair = codes[valid_text].astype("int64") * (int(text_code.max()) + 1) + text_code[valid_text]
+    _, inverse, pair_count = np.unique(pair, return_inverse=True, return_counts=True)
+    duplicated = (pair_count[inverse] > 1).astype("float64")
+    out["comment_duplicate_share"] = safe_divide(group_sum(codes[valid_text], duplicated, n),
+                                                 group_count(codes[valid_text], n))
+
+    commenter = comments["commenter_id"]
+    known = commenter.notna().to_numpy()
+    if known.any():
+        commenter_code = pd.factorize(commenter[known])[0].astype("int64")
+        entity = codes[known]
+        pair = entity * (int(commenter_code.max()) + 1) + commenter_code
+        unique_pair, pair_count = np.unique(pair, return_counts=True)
+        pair_entity = unique_pair // (int(commenter_code.max()) + 1)
+        pair_count = pair_count.astype("float64")
+        total = group_sum(pair_entity, pair_count, n)
+        rank, _ = group_rank(pair_entity, -pair_count)
+        top = group_sum(pair_entity, np.where(rank < TOP_COMMENTERS, pair_count, 0.0), n)
+        share = pair_count / total[pair_entity]
+        out["commenter_top10_share"] = safe_divide(top, total)
+        out["commenter_herfindahl"] = np.where(total > 0,
+                                               group_sum(pair_entity, share * share, n), np.nan)
+        out["comments_per_commenter"] = safe_divide(total, group_count(pair_entity, n))
+    return out
+
+
+def account_features(ent: Entities, ds: Dataset) -> dict[str, np.ndarray]:
+    creators = ds.creators
+    rows = ent.creator_row
+    following = as_float(creators["following"])[rows]
+    created = as_days(creators["account_created"])[rows]
+    posts_count = as_float(creators["posts_count"])[rows]
+    return {
+        "following_to_followers": safe_divide(following, ent.followers),
+        "account_age_days": ent.reference_day - created,
+        # The account's post count at the cutoff: posts the table shows after it are removed.
+        "posts_count": np.maximum(posts_count - ent.posts_after_cutoff, 0.0),
+        "verified": as_float(creators["verified"])[rows],
+    }

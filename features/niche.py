@@ -1,0 +1,157 @@
+"""Niche inference over the 14-niche taxonomy, from bio, captions and hashtags.
+
+Two views of a creator's content are averaged:
+- a seed lexicon (a few dozen words per niche, hashtags included since `#` is a separator):
+  share of the creator's niche-vocabulary tokens falling in each niche; works on any text and
+  needs no training;
+- per-niche centroids of TF-IDF vectors of training creators whose niche is declared:
+  squared cosine similarity to each centroid, normalised; learns the vocabulary actually used.
+When a creator declares its niche, the distribution is half the declared niche and half the
+content (so secondary niches still show). Without any known token the content view is NaN and
+the distribution falls back to the declared niche alone (or NaN).
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from data.contract import NICHES
+from features.text import TextVectorizer
+
+DECLARED_NICHE_WEIGHT = 0.5
+MIN_CREATORS_PER_CENTROID = 3
+
+SEED_LEXICON: dict[str, tuple[str, ...]] = {
+    "beauty": ("beauty", "makeup", "skincare", "lipstick", "mascara", "foundation", "serum",
+               "glow", "cosmetics", "nails", "hair", "haircare", "skin", "beautytips",
+               "makeuptutorial", "moisturizer", "eyeshadow", "contour", "perfume", "spf"),
+    "fashion": ("fashion", "outfit", "ootd", "style", "dress", "streetwear", "wardrobe",
+                "sneakers", "denim", "jacket", "runway", "vintage", "accessories", "shoes",
+                "handbag", "fashionista", "lookbook", "trend", "clothing", "styling"),
+    "fitness": ("fitness", "workout", "gym", "training", "hiit", "cardio", "strength",
+                "muscle", "protein", "squat", "yoga", "pilates", "fitfam", "gains",
+                "exercise", "bodybuilding", "crossfit", "fitnessmotivation", "abs", "reps"),
+    "food": ("food", "recipe", "recipes", "cooking", "baking", "foodie", "dinner", "lunch",
+             "breakfast", "vegan", "delicious", "chef", "kitchen", "dessert", "pasta",
+             "restaurant", "yummy", "homemade", "cake", "brunch"),
+    "travel": ("travel", "trip", "wanderlust", "vacation", "beach", "adventure", "explore",
+               "hotel", "flight", "roadtrip", "backpacking", "travelgram", "destination",
+               "island", "mountains", "passport", "tourism", "journey", "itinerary", "hiking"),
+    "home": ("home", "interior", "decor", "homedecor", "interiordesign", "diy", "renovation",
+             "furniture", "garden", "gardening", "cozy", "apartment", "livingroom", "bedroom",
+             "organization", "cleaning", "plants", "design", "makeover", "kitchendesign"),
+    "parenting": ("parenting", "mom", "dad", "baby", "kids", "toddler", "family", "momlife",
+                  "dadlife", "pregnancy", "newborn", "motherhood", "children", "parent",
+                  "breastfeeding", "school", "nursery", "mum", "fatherhood", "playtime"),
+    "tech": ("tech", "technology", "gadget", "gadgets", "smartphone", "iphone", "android",
+             "laptop", "unboxing", "review", "software", "coding", "ai", "apps", "setup",
+             "headphones", "camera", "pc", "developer", "innovation"),
+    "gaming": ("gaming", "gamer", "games", "game", "videogames", "esports", "twitch",
+               "playstation", "xbox", "nintendo", "fortnite", "minecraft", "streamer",
+               "gameplay", "console", "rpg", "fps", "speedrun", "controller", "gamingsetup"),
+    "pets": ("pets", "pet", "dog", "dogs", "cat", "cats", "puppy", "kitten", "dogsofinstagram",
+             "catsofinstagram", "petlover", "vet", "doglife", "adopt", "rescue", "paws",
+             "petcare", "catlife", "pup", "furbaby"),
+    "sports": ("sports", "football", "soccer", "basketball", "tennis", "running", "marathon",
+               "cycling", "athlete", "match", "goal", "team", "league", "swimming", "golf",
+               "rugby", "champion", "training", "race", "olympics"),
+    "finance": ("finance", "money", "investing", "invest", "stocks", "crypto", "budget",
+                "savings", "wealth", "personalfinance", "financialfreedom", "trading",
+                "bitcoin", "retirement", "etf", "income", "debt", "passiveincome", "economy",
+                "tax"),
+    "lifestyle": ("lifestyle", "life", "dailylife", "vlog", "routine", "morning", "selfcare",
+                  "wellness", "motivation", "inspiration", "happy", "weekend", "mindset",
+                  "goodvibes", "love", "instadaily", "dayinmylife", "moments", "coffee",
+                  "blessed"),
+    "sustainability": ("sustainability", "sustainable", "ecofriendly", "zerowaste", "eco",
+                       "recycling", "recycle", "climate", "green", "plasticfree", "upcycling",
+                       "organic", "environment", "slowfashion", "secondhand", "compost",
+                       "renewable", "ethical", "planet", "thrift"),
+}
+LEXICON_WORDS = tuple(sorted({w for words in SEED_LEXICON.values() for w in words}))
+
+
+class NicheModel:
+    """Text vectorizer + lexicon matrix + niche centroids, fitted on training creators."""
+
+    def fit(self, creator_texts, declared_niche_code: np.ndarray) -> NicheModel:
+        self.vectorizer_ = TextVectorizer(extra_vocabulary=LEXICON_WORDS).fit(creator_texts)
+        vocabulary = {w: i for i, w in enumerate(self.vectorizer_.vocabulary_)}
+        rows, cols = [], []
+        for niche_code, niche in enumerate(NICHES):
+            for word in SEED_LEXICON[niche]:
+                rows.append(vocabulary[word])
+                cols.append(niche_code)
+        # A word listed under two niches counts for both (e.g. "training": fitness, sports).
+        self.lexicon_matrix_ = sp.csr_matrix(
+            (np.ones(len(rows)), (rows, cols)), shape=(len(vocabulary), len(NICHES)))
+        tfidf = self.vectorizer_.tfidf(self.vectorizer_.counts(creator_texts))
+        centroids = np.zeros((len(NICHES), len(vocabulary)))
+        has_centroid = np.zeros(len(NICHES), dtype=bool)
+        declared_niche_code = np.asarray(declared_niche_code)
+        for niche_code in range(len(NICHES)):
+            members = np.flatnonzero(declared_niche_code == niche_code)
+            if len(members) >= MIN_CREATORS_PER_CENTROID:
+                centroid = np.asarray(tfidf[members].mean(axis=0)).ravel()
+                norm = np.linalg.norm(centroid)
+                if norm > 0:
+                    centroids[niche_code] = centroid / norm
+                    has_centroid[niche_code] = True
+        self.centroids_ = sp.csr_matrix(centroids)
+        self.has_centroid_ = has_centroid
+        return self
+
+    def content_distribution(self, counts: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+        """(n x 14 niche distribution from content, number of known tokens per row)."""
+        known_tokens = np.asarray(counts.sum(axis=1)).ravel()
+        hits = np.asarray((counts @ self.lexicon_matrix_).todense())
+        hit_total = hits.sum(axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            lexicon = np.where(hit_total > 0, hits / hit_total, np.nan)
+        views = [lexicon]
+        if self.has_centroid_.any():
+            tfidf = self.vectorizer_.tfidf(counts)
+            similarity = np.asarray((tfidf @ self.centroids_.T).todense())
+            weight = np.clip(similarity, 0.0, None) ** 2
+            total = weight.sum(axis=1, keepdims=True)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                views.append(np.where(total > 0, weight / total, np.nan))
+        stacked = np.stack(views)
+        available = ~np.isnan(stacked[:, :, 0])
+        summed = np.nansum(stacked, axis=0)
+        count = available.sum(axis=0)[:, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            distribution = np.where(count > 0, summed / count, np.nan)
+        return distribution, known_tokens
+
+
+def niche_distribution(content: np.ndarray, declared_code: np.ndarray) -> np.ndarray:
+    """Blend the content distribution with the declared niche (one-hot) where there is one."""
+    n = len(declared_code)
+    declared = np.zeros((n, len(NICHES)))
+    has_declared = declared_code >= 0
+    declared[np.flatnonzero(has_declared), declared_code[has_declared]] = 1.0
+    has_content = ~np.isnan(content[:, 0])
+    blended = np.where(has_content[:, None],
+                       DECLARED_NICHE_WEIGHT * declared + (1 - DECLARED_NICHE_WEIGHT) * content,
+                       declared)
+    out = np.where(has_declared[:, None], blended, content)
+    out[~has_declared & ~has_content] = np.nan
+    return out
+
+
+def niche_features(content: np.ndarray, known_tokens: np.ndarray,
+                   declared_code: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    distribution = niche_distribution(content, declared_code)
+    out = {f"niche_share_{niche}": distribution[:, i] for i, niche in enumerate(NICHES)}
+    has = ~np.isnan(distribution[:, 0])
+    safe = np.where(has[:, None], distribution, 0.0)
+    out["niche_top_share"] = np.where(has, safe.max(axis=1), np.nan)
+    out["niche_concentration"] = np.where(has, (safe * safe).sum(axis=1), np.nan)
+    out["niche_known_tokens"] = known_tokens.astype("float64")
+    has_content = ~np.isnan(content[:, 0])
+    content_top = np.argmax(np.where(has_content[:, None], content, -1.0), axis=1)
+    out["niche_declared_agrees_with_content"] = np.where(
+        has_content & (declared_code >= 0), (content_top == declared_code).astype("float64"),
+        np.nan)
+    return out, distribution

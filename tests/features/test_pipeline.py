@@ -1,0 +1,123 @@
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features import FEATURE_VERSION, FEATURES, FeaturePipeline, build_feature_frames
+from features.registry import FAMILIES
+from tests.features.conftest import make_dataset, regular_posts
+
+
+def _campaign_world(extra_post: bool = False):
+    posts = pd.concat([
+        regular_posts("a", 10, likes=200, comments=10, caption="#gym #workout leg day"),
+        regular_posts("b", 10, likes=50, comments=5, caption="#recipe #baking cake"),
+    ])
+    if extra_post:  # a post after the campaign started: must change nothing
+        late = regular_posts("a", 1, likes=90_000, comments=9_000, caption="#crypto #bitcoin",
+                             start=pd.Timestamp("2024-03-01"), prefix="late")
+        posts = pd.concat([posts, late])
+    comments = pd.DataFrame({"creator_id": ["a", "a"], "post_id": ["a-p0", "a-p1"],
+                             "commenter_id": ["u1", "u2"], "text": ["nice", "wow"]})
+    if extra_post:
+        comments = pd.concat([comments, pd.DataFrame({
+            "creator_id": ["a"], "post_id": ["late-p0"], "commenter_id": ["u1"],
+            "text": ["nice"]})])
+    return make_dataset(
+        creators={"creator_id": ["a", "b"], "platform": ["instagram", "tiktok"],
+                  "followers": [10_000, 2_000], "country": ["FR", "US"]},
+        posts=posts, comments=comments,
+        campaigns={"campaign_id": ["k1", "k2", "k3"], "brand": ["Acme", "Acme", "Other"],
+                   "niche": ["fitness", "fitness", "food"],
+                   "brief": ["protein powder for gym workout fans", "gym wear", "baking kit"],
+                   "target_countries": ["FR;BE", "FR", "DE"],
+                   "product_price": [30.0, 50.0, None],
+                   "start_date": ["2024-02-01", "2024-02-15", "2024-02-15"]},
+        collaborations={"campaign_id": ["k1", "k2", "k3"], "creator_id": ["a", "a", "b"],
+                        "compensation": ["fixed", "affiliate", "gifting"],
+                        "cost": [500.0, 0.0, 40.0], "conversions": [3, 1, 0]},
+    )
+
+
+def test_collaboration_features_point_in_time_and_pairs():
+    ds = _campaign_world()
+    pipeline = FeaturePipeline().fit(ds)
+    out = pipeline.transform_collaborations(ds)
+    assert list(out.index.names) == ["campaign_id", "creator_id"]
+    assert (out.dtypes == "float64").all()
+    row = out.loc[("k1", "a")]
+    assert row["campaign_niche_share"] == pytest.approx(1.0)
+    assert row["campaign_niche_is_top"] == 1
+    assert row["country_match"] == 1 and out.loc[("k3", "b"), "country_match"] == 0
+    assert row["brief_similarity"] > 0.05  # shares "gym", "workout" with the brief
+    assert row["log_product_price"] == pytest.approx(np.log1p(30.0))
+    assert np.isnan(out.loc[("k3", "b"), "log_product_price"])
+    assert row["compensation_code"] == 0 and out.loc[("k2", "a"), "compensation_code"] == 2
+    assert row["log_cost"] == pytest.approx(np.log1p(500))
+    assert row["repeat_partnerships"] == 0 and out.loc[("k2", "a"), "repeat_partnerships"] == 1
+    # posts before 2024-02-01 only: a's posts are Jan 1..19, all before
+    assert row["posts_analysed"] == 10
+
+    late = _campaign_world(extra_post=True)
+    out_late = pipeline.transform_collaborations(late)
+    pd.testing.assert_frame_equal(out, out_late)
+    # ...while the creator view with all data does see it
+    assert (pipeline.transform_creators(late).loc["a", "posts_analysed"]
+            == pipeline.transform_creators(ds).loc["a", "posts_analysed"] + 1)
+
+
+def test_planned_collaborations_without_outcomes():
+    ds = _campaign_world()
+    pipeline = FeaturePipeline().fit(ds)
+    planned = pd.DataFrame({"campaign_id": ["k3"], "creator_id": ["a"],
+                            "compensation": ["hybrid"], "cost": [100.0]})
+    out = pipeline.transform_collaborations(ds, collaborations=planned)
+    assert out.shape == (1, len(pipeline.collaboration_feature_names_))
+    assert out.loc[("k3", "a"), "compensation_code"] == 3
+    with pytest.raises(ValueError, match="collaborations.creator_id"):
+        pipeline.transform_collaborations(ds, collaborations=planned.assign(creator_id="zz"))
+
+
+def test_missing_optional_tables_give_nan_and_flags():
+    ds = make_dataset(creators={"creator_id": ["a"], "platform": ["youtube"], "followers": [50]},
+                      posts=regular_posts("a", 1, likes=0, comments=0))
+    out = FeaturePipeline().fit(ds).transform_creators(ds)
+    row = out.loc["a"]
+    assert row[["has_audience_sample", "has_comments", "has_follower_history"]].tolist() == [0] * 3
+    assert np.isnan(row["audience_fake_share"]) and np.isnan(row["comment_generic_share"])
+    assert np.isnan(row["follower_growth_max_robust_z"]) and np.isnan(row["posts_per_week"])
+    assert (out.dtypes == "float64").all()
+    # a creator without any post at all
+    ds2 = make_dataset(creators={"creator_id": ["a", "b"], "platform": ["youtube"] * 2,
+                                 "followers": [50, 60]},
+                       posts=regular_posts("a", 2, likes=1, comments=0))
+    out2 = FeaturePipeline().fit(ds2).transform_creators(ds2)
+    assert out2.loc["b", "posts_analysed"] == 0 and np.isnan(out2.loc["b",
+                                                                      "engagement_rate_median"])
+
+
+def test_registry_covers_every_column_with_documentation():
+    ds = _campaign_world()
+    frames = build_feature_frames(ds)
+    columns = set(frames["creators"].columns) | set(frames["collaborations"].columns)
+    assert columns == set(FEATURES)
+    for name, spec in FEATURES.items():
+        assert spec.name == name and spec.label and spec.formula and spec.unit
+        assert spec.family in FAMILIES and spec.monotone in (-1, 0, 1)
+    assert isinstance(FEATURE_VERSION, str)
+
+
+def test_parity_single_creator_vs_batch_and_pickle(world_1500):
+    ds = world_1500
+    pipeline = FeaturePipeline().fit(ds)
+    pipeline = pickle.loads(pickle.dumps(pipeline))
+    batch = pipeline.transform_creators(ds)
+    assert batch.shape[0] == 1500 and (batch.dtypes == "float64").all()
+    for creator_id in ["c000007", "c000321", "c001499"]:
+        alone = ds.with_tables(**{
+            name: frame[frame["creator_id"] == creator_id]
+            for name, frame in ds.tables.items() if "creator_id" in frame})
+        single = pipeline.transform_creators(alone)
+        pd.testing.assert_frame_equal(single, batch.loc[[creator_id]], check_exact=False,
+                                      rtol=1e-12)
