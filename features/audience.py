@@ -8,8 +8,11 @@ corrected for the scorer's errors (Rogan-Gladen) with a Wilson interval for the 
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from data.domain import AUDIENCE_CLASSES
 from features.arrays import as_float, group_count, safe_divide
@@ -18,6 +21,34 @@ from models.follower_account import classify_accounts, fake_share_interval
 
 FAKE_SHARE_CONFIDENCE = 0.9
 FLAG_THRESHOLD = 0.5
+DIGIT = re.compile(r"\d")
+
+
+def ascii_digit_count(text: pd.Series) -> np.ndarray:
+    """Number of digits (regex \\d, Unicode-aware as in pandas' `str.count`) in each string,
+    NaN when missing. ASCII strings are counted from their UTF-8 bytes (0x30-0x39 encode only
+    the digits 0-9); Python's regex only runs on the rare strings with other characters."""
+    array = pa.array(text, from_pandas=True)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if array.type == pa.null():
+        return np.full(len(array), np.nan)
+    array = array.cast(pa.large_string())
+    offsets = np.frombuffer(array.buffers()[1], dtype="int64")[array.offset:
+                                                               array.offset + len(array) + 1]
+    data = array.buffers()[2]
+    raw = (np.frombuffer(data, dtype="uint8") if data is not None
+           else np.zeros(0, dtype="uint8"))[: offsets[-1] if len(offsets) else 0]
+    is_digit = (raw >= 0x30) & (raw <= 0x39)
+    before = np.concatenate(([0], np.cumsum(is_digit, dtype="int64")))
+    digits = (before[offsets[1:]] - before[offsets[:-1]]).astype("float64")
+    wide_before = np.concatenate(([0], np.cumsum(raw >= 0x80, dtype="int64")))
+    non_ascii = np.flatnonzero(wide_before[offsets[1:]] > wide_before[offsets[:-1]])
+    if len(non_ascii):
+        texts = array.take(pa.array(non_ascii)).to_pylist()
+        digits[non_ascii] = [len(DIGIT.findall(text)) for text in texts]
+    digits[array.is_null().to_numpy(zero_copy_only=False)] = np.nan
+    return digits
 
 
 class RuleBasedFollowerScorer:
@@ -48,8 +79,7 @@ class RuleBasedFollowerScorer:
         posts, bio_length = column("posts_count"), column("bio_length")
         has_pic = column("has_profile_pic")
         if "username" in accounts:
-            digits = accounts["username"].str.count(r"\d").to_numpy(dtype="float64",
-                                                                     na_value=np.nan)
+            digits = ascii_digit_count(accounts["username"])
         else:
             digits = np.full(n, np.nan)
         with np.errstate(invalid="ignore", divide="ignore"):

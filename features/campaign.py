@@ -55,7 +55,8 @@ def repeat_partnerships(history: pd.DataFrame, creator_ids: np.ndarray, brands: 
 
 def campaign_pair_features(collaborations: pd.DataFrame, campaigns: pd.DataFrame,
                            campaign_row: np.ndarray, distribution: np.ndarray,
-                           content_tfidf: sp.csr_matrix, brief_tfidf: sp.csr_matrix,
+                           content_tfidf: sp.csr_matrix | np.ndarray,
+                           brief_tfidf: sp.csr_matrix,
                            creator_country: np.ndarray, repeat: np.ndarray
                            ) -> dict[str, np.ndarray]:
     n = len(collaborations)
@@ -70,9 +71,15 @@ def campaign_pair_features(collaborations: pd.DataFrame, campaigns: pd.DataFrame
                       np.nan)
 
     brief_rows = brief_tfidf[campaign_row]
-    similarity = np.asarray(content_tfidf.multiply(brief_rows).sum(axis=1)).ravel()
-    has_brief = np.asarray(brief_rows.getnnz(axis=1)) > 0
-    has_content = np.asarray(content_tfidf.getnnz(axis=1)) > 0
+    if isinstance(content_tfidf, np.ndarray):  # few entities: dense content rows
+        brief_rows = brief_rows.toarray()
+        similarity = np.einsum("ij,ij->i", content_tfidf, brief_rows)
+        has_brief = np.count_nonzero(brief_rows, axis=1) > 0
+        has_content = np.count_nonzero(content_tfidf, axis=1) > 0
+    else:
+        similarity = np.asarray(content_tfidf.multiply(brief_rows).sum(axis=1)).ravel()
+        has_brief = np.asarray(brief_rows.getnnz(axis=1)) > 0
+        has_content = np.asarray(content_tfidf.getnnz(axis=1)) > 0
     similarity = np.where(has_brief & has_content, similarity, np.nan)
 
     targets = as_str(campaigns["target_countries"])[campaign_row]

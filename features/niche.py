@@ -101,17 +101,25 @@ class NicheModel:
         self.has_centroid_ = has_centroid
         return self
 
-    def content_distribution(self, counts: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-        """(n x 14 niche distribution from content, number of known tokens per row)."""
+    def content_distribution(self, counts: sp.csr_matrix | np.ndarray,
+                             tfidf: sp.csr_matrix | np.ndarray | None = None
+                             ) -> tuple[np.ndarray, np.ndarray]:
+        """(n x 14 niche distribution from content, number of known tokens per row).
+
+        `counts` is sparse or dense (see features.text.count_matrix); `tfidf` its TF-IDF when
+        already computed.
+        """
+        lexicon, centroids_t = self._dense_parameters()
         known_tokens = np.asarray(counts.sum(axis=1)).ravel()
-        hits = np.asarray((counts @ self.lexicon_matrix_).todense())
+        hits = np.asarray(counts @ lexicon)
         hit_total = hits.sum(axis=1, keepdims=True)
         with np.errstate(invalid="ignore", divide="ignore"):
-            lexicon = np.where(hit_total > 0, hits / hit_total, np.nan)
-        views = [lexicon]
+            lexicon_view = np.where(hit_total > 0, hits / hit_total, np.nan)
+        views = [lexicon_view]
         if self.has_centroid_.any():
-            tfidf = self.vectorizer_.tfidf(counts)
-            similarity = np.asarray((tfidf @ self.centroids_.T).todense())
+            if tfidf is None:
+                tfidf = self.vectorizer_.tfidf(counts)
+            similarity = np.asarray(tfidf @ centroids_t)
             weight = np.clip(similarity, 0.0, None) ** 2
             total = weight.sum(axis=1, keepdims=True)
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -123,6 +131,18 @@ class NicheModel:
         with np.errstate(invalid="ignore", divide="ignore"):
             distribution = np.where(count > 0, summed / count, np.nan)
         return distribution, known_tokens
+
+    def _dense_parameters(self) -> tuple[np.ndarray, np.ndarray]:
+        """(vocabulary x niche lexicon matrix, vocabulary x niche centroids) as dense arrays:
+        a sparse or dense counts matrix times a dense one is one BLAS-like call either way."""
+        cache = self.__dict__.get("_dense_cache")
+        if cache is None:
+            cache = (self.lexicon_matrix_.toarray(), self.centroids_.toarray().T.copy())
+            self._dense_cache = cache
+        return cache
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_dense_cache"}
 
 
 def niche_distribution(content: np.ndarray, declared_code: np.ndarray) -> np.ndarray:

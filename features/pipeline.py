@@ -26,6 +26,7 @@ from features.registry import (
     CREATOR_FEATURE_NAMES,
     FEATURE_VERSION,
 )
+from features.text import count_matrix
 
 NICHE_INDEX = pd.Index(NICHES)
 
@@ -90,22 +91,26 @@ class FeaturePipeline:
             raise RuntimeError("FeaturePipeline is not fitted: call fit(dataset) first")
 
     # -- shared core -----------------------------------------------------------------------
-    def _content_counts(self, ds: Dataset, ent: Entities) -> sp.csr_matrix:
-        """Token counts of bio + captions (posts before the cutoff) per entity."""
+    def _content_counts(self, ds: Dataset, ent: Entities) -> sp.csr_matrix | np.ndarray:
+        """Token counts of bio + captions (posts before the cutoff) per entity; each distinct
+        post and bio is tokenised once (collaborations of a creator share its posts)."""
         vectorizer = self.niche_model_.vectorizer_
         unique_posts, post_inverse = np.unique(ent.post_row, return_inverse=True)
         captions = _arrow_text(ds.posts["caption"]).take(pa.array(unique_posts))
-        to_entity = sp.csr_matrix((np.ones(len(ent.post_row)), (ent.post_entity, post_inverse)),
-                                  shape=(ent.n, len(unique_posts)))
-        counts = to_entity @ vectorizer.counts(captions)
+        caption_entity, caption_ids = _tokens_per_entity(
+            *vectorizer.token_ids(captions), len(unique_posts), ent.post_entity, post_inverse)
         unique_creators, creator_inverse = np.unique(ent.creator_row, return_inverse=True)
         bios = _arrow_text(ds.creators["bio"]).take(pa.array(unique_creators))
-        bio_to_entity = sp.csr_matrix((np.ones(ent.n), (np.arange(ent.n), creator_inverse)),
-                                      shape=(ent.n, len(unique_creators)))
-        return sp.csr_matrix(counts + bio_to_entity @ vectorizer.counts(bios))
+        bio_entity, bio_ids = _tokens_per_entity(
+            *vectorizer.token_ids(bios), len(unique_creators), np.arange(ent.n),
+            creator_inverse)
+        return count_matrix(np.concatenate((caption_entity, bio_entity)),
+                            np.concatenate((caption_ids, bio_ids)), ent.n,
+                            len(vectorizer.vocabulary_))
 
     def _entity_features(self, ds: Dataset, ent: Entities
-                         ) -> tuple[dict[str, np.ndarray], np.ndarray, sp.csr_matrix]:
+                         ) -> tuple[dict[str, np.ndarray], np.ndarray,
+                                    sp.csr_matrix | np.ndarray]:
         out = engagement_features(ent)
         out.update(self.cohort_reference_.transform(
             out, cohort_codes(ent.platform_code, ent.tier_code)))
@@ -114,11 +119,12 @@ class FeaturePipeline:
         out.update(account_features(ent, ds))
         out.update(audience_features(ent, ds.audience_sample, self.follower_scorer_))
         counts = self._content_counts(ds, ent)
-        content, known_tokens = self.niche_model_.content_distribution(counts)
+        tfidf = self.niche_model_.vectorizer_.tfidf(counts)
+        content, known_tokens = self.niche_model_.content_distribution(counts, tfidf)
         declared = index_of(ds.creators["niche"], NICHES)[ent.creator_row]
         niche, distribution = niche_features(content, known_tokens, declared)
         out.update(niche)
-        return out, distribution, self.niche_model_.vectorizer_.tfidf(counts)
+        return out, distribution, tfidf
 
     @staticmethod
     def _frame(values: dict[str, np.ndarray], names: list[str], index: pd.Index) -> pd.DataFrame:
@@ -202,6 +208,18 @@ class FeaturePipeline:
             "brand": ds.campaigns["brand"].to_numpy(dtype=object)[campaign_row[known]],
             "start_day": start_day[campaign_row[known]],
         })
+
+
+def _tokens_per_entity(documents: np.ndarray, ids: np.ndarray, n_documents: int,
+                       pair_entity: np.ndarray, pair_document: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """(entity, word id) for every token of every (entity, document) pair; `documents` sorted."""
+    per_document = np.bincount(documents, minlength=n_documents)
+    starts = np.cumsum(per_document) - per_document
+    per_pair = per_document[pair_document]
+    pair_of_token = np.repeat(np.arange(len(pair_document)), per_pair)
+    offsets = np.arange(int(per_pair.sum())) - (np.cumsum(per_pair) - per_pair)[pair_of_token]
+    return pair_entity[pair_of_token], ids[starts[pair_document][pair_of_token] + offsets]
 
 
 def build_feature_frames(ds: Dataset, pipeline: FeaturePipeline | None = None

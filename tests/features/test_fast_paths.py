@@ -1,0 +1,79 @@
+"""The fast paths (ASCII kernels, small-input lookups, dense text matrices, shared sorts) give
+the same values as the general ones they stand in for."""
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+import features.arrays as arrays
+import features.text as text
+from features import FeaturePipeline
+from features.arrays import GroupSortedValues, group_median, index_of
+from features.audience import ascii_digit_count
+from features.authenticity import NOT_LETTER_DIGIT_SPACE, normalise_comment_text
+
+TEXTS = ["Hello World #FitLife!", None, "Café au lait ❤️ #Paris", "", "a\x1cb  C",
+         "ÉTÉ\u00a0chaud", "İstanbul ßig ǅ", "Wow\t\tAMAZING...", "love\x0bthis 🔥",
+         "x  y z"] + [f"a{chr(c)}b {chr(c)}" for c in range(128)]
+
+
+def test_tokenize_ascii_path_matches_unicode_kernels():
+    array = pa.array(TEXTS, type=pa.large_string())
+    for sample in (array, array.slice(2, 5), array.slice(0, 1)):
+        # Only the number of empty tokens may differ; they never match the vocabulary.
+        got = [(d, t) for d, t in zip(*_as_lists(text.tokenize(sample)), strict=True) if t]
+        expected = [(d, t) for d, t in zip(*_as_lists(text._tokenize_unicode(sample)),
+                                           strict=True) if t]
+        assert got == expected and len(got) > 0
+
+
+def _as_lists(documents_tokens):
+    documents, tokens = documents_tokens
+    return documents.tolist(), tokens.to_pylist()
+
+
+def test_comment_normalisation_matches_the_unicode_regex():
+    array = pa.array(TEXTS + [chr(c) + "x" for c in range(0x80, 0x3000, 3)],
+                     type=pa.large_string())
+    lowered = pc.replace_substring_regex(pc.utf8_lower(array), NOT_LETTER_DIGIT_SPACE, "")
+    expected = pc.utf8_trim_whitespace(pc.replace_substring_regex(lowered, r"\s+", " "))
+    assert normalise_comment_text(array).to_pylist() == expected.to_pylist()
+    assert normalise_comment_text(array.slice(0, 1)).to_pylist() == ["hello world fitlife"]
+
+
+def test_digit_count_matches_pandas_regex_count():
+    names = pd.Series(["ab12", None, "é9x٣", "", "0000", "user_2024"], dtype="str")
+    expected = names.str.count(r"\d").to_numpy(dtype="float64", na_value=np.nan)
+    np.testing.assert_array_equal(ascii_digit_count(names), expected)
+    np.testing.assert_array_equal(ascii_digit_count(names.iloc[2:]), expected[2:])
+
+
+def test_index_of_small_and_arrow_paths_agree(monkeypatch):
+    values = pd.Series(["a", None, "c", "zz", "b"], dtype="str")
+    universe = ["b", "a", "a", "c"]
+    small = index_of(values, universe)
+    monkeypatch.setattr(arrays, "SMALL_LOOKUP", 0)
+    assert small.tolist() == index_of(values, universe).tolist() == [1, -1, 3, -1, 0]
+
+
+def test_medians_of_subsets_from_one_sort():
+    rng = np.random.default_rng(0)
+    codes = np.sort(rng.integers(0, 50, 2_000))
+    values = np.where(rng.random(2_000) < 0.1, np.nan, rng.normal(size=2_000))
+    subset = rng.random(2_000) < 0.4
+    sorted_values = GroupSortedValues(codes, values, 60)
+    np.testing.assert_array_equal(sorted_values.median(), group_median(codes, values, 60))
+    np.testing.assert_array_equal(sorted_values.median(subset),
+                                  group_median(codes, np.where(subset, values, np.nan), 60))
+
+
+@pytest.mark.parametrize("transform", ["transform_creators", "transform_collaborations"])
+def test_dense_and_sparse_text_matrices_agree(transform, monkeypatch):
+    from tests.features.test_pipeline import _campaign_world
+    ds = _campaign_world()
+    pipeline = FeaturePipeline().fit(ds)
+    dense = getattr(pipeline, transform)(ds)
+    monkeypatch.setattr(text, "DENSE_CELLS", 0)
+    sparse = getattr(pipeline, transform)(ds)
+    pd.testing.assert_frame_equal(dense, sparse, check_exact=False, rtol=1e-12)
