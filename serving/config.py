@@ -1,0 +1,70 @@
+"""Service settings, read from environment variables once at start-up.
+
+| variable | default | meaning |
+|---|---|---|
+| CREATORSCORE_API_KEY | unset | when set, scoring routes need it (header `X-API-Key` |
+|   |   | or `Authorization: Bearer <key>`); health routes stay open |
+| CREATORSCORE_MAX_CREATORS | 2000 | creators per /score or /rank request |
+| CREATORSCORE_MAX_POSTS_PER_CREATOR | 500 | posts per creator |
+| CREATORSCORE_MAX_ROWS_PER_CREATOR | 5000 | rows per creator of follower_history, |
+|   |   | audience_sample and comments |
+| CREATORSCORE_MAX_ACCOUNTS | 20000 | accounts per /audit_followers request |
+| CREATORSCORE_MAX_BODY_BYTES | 67108864 | request body size (64 MiB) |
+| CREATORSCORE_MAX_TOP_K | 100 | explained candidates per /rank request |
+| MLFLOW_TRACKING_URI | repo-local store | where the champion model is loaded from |
+
+A limit exceeded is answered with 413 and the field path of the offending list.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DEFAULT_PORT = 3000
+
+_INT_SETTINGS = {
+    # field name: (environment variable, default)
+    "max_creators": ("CREATORSCORE_MAX_CREATORS", 2_000),
+    "max_posts_per_creator": ("CREATORSCORE_MAX_POSTS_PER_CREATOR", 500),
+    "max_rows_per_creator": ("CREATORSCORE_MAX_ROWS_PER_CREATOR", 5_000),
+    "max_accounts": ("CREATORSCORE_MAX_ACCOUNTS", 20_000),
+    "max_body_bytes": ("CREATORSCORE_MAX_BODY_BYTES", 64 * 1024 * 1024),
+    "max_top_k": ("CREATORSCORE_MAX_TOP_K", 100),
+}
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value the service cannot use."""
+
+
+@dataclass(frozen=True)
+class ServingConfig:
+    api_key: str | None = None
+    max_creators: int = 2_000
+    max_posts_per_creator: int = 500
+    max_rows_per_creator: int = 5_000
+    max_accounts: int = 20_000
+    max_body_bytes: int = 64 * 1024 * 1024
+    max_top_k: int = 100
+    tracking_uri: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ServingConfig:
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for name, (variable, default) in _INT_SETTINGS.items():
+            raw = env.get(variable, "").strip()
+            if not raw:
+                values[name] = default
+                continue
+            try:
+                number = int(raw)
+            except ValueError:
+                raise ConfigError(f"{variable}={raw!r}: expected a whole number") from None
+            if number < 1:
+                raise ConfigError(f"{variable}={raw!r}: expected a number >= 1")
+            values[name] = number
+        api_key = env.get("CREATORSCORE_API_KEY", "").strip()
+        tracking_uri = env.get("MLFLOW_TRACKING_URI", "").strip()
+        return cls(api_key=api_key or None, tracking_uri=tracking_uri or None, **values)

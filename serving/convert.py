@@ -1,0 +1,234 @@
+"""Request records -> a validated `data.dataset.Dataset`, with errors mapped to field paths.
+
+The request carries, per creator, the rows of each contract table about them. They are
+flattened into one frame per table, column by column (no per-row pandas work), and go through
+`data.loader.validate_tables`, the validator that also guards `creatorscore score`: the service
+and the CLI see the same typed tables, hence the same features and scores. Each problem the
+validator reports (table, column, 1-based rows) is translated back into the request path of the
+offending field, e.g. `["creators", 3, "posts", 17, "posted_at"]`.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from data.contract import PANDAS_DTYPES, TABLES
+from data.dataset import Dataset
+from data.loader import ContractError, Problem, validate_tables
+from serving.config import ServingConfig
+from serving.errors import RequestError, problem, too_large
+
+# Column arrays handed to the validator: numbers as float64 (the request models bound integers
+# to 2**53, exact in float64); text, booleans, dates and timestamps as object arrays of the
+# request's values, which the validator coerces (it reads object arrays anyway, so building
+# pandas string arrays here would only be converted back).
+_NUMERIC = ("int", "float")
+NESTED_TABLES = ("posts", "follower_history", "audience_sample", "comments")
+
+RowLocator = Callable[[int], tuple]
+
+
+@dataclass(frozen=True)
+class RequestData:
+    """The typed tables of one request and the request-ordered ids they describe."""
+
+    dataset: Dataset
+    creator_ids: list[str]
+    campaign_id: str | None
+
+
+def _column_frame(table: str, rows: Sequence[dict]) -> dict[str, np.ndarray]:
+    columns: dict[str, np.ndarray] = {}
+    for column in TABLES[table].columns:
+        values = [row.get(column.name) for row in rows]
+        if not column.required and values.count(None) == len(values):
+            continue  # the validator adds absent optional columns, all missing
+        columns[column.name] = np.array(
+            values, dtype="float64" if column.type in _NUMERIC else object)
+    return columns
+
+
+def _check_limits(creators: Sequence, config: ServingConfig) -> None:
+    detail = []
+    if len(creators) > config.max_creators:
+        detail.append(too_large(["creators"], "creators", config.max_creators, len(creators),
+                                "CREATORSCORE_MAX_CREATORS"))
+    else:
+        for i, creator in enumerate(creators):
+            if len(creator.posts) > config.max_posts_per_creator:
+                detail.append(too_large(["creators", i, "posts"], "posts per creator",
+                                        config.max_posts_per_creator, len(creator.posts),
+                                        "CREATORSCORE_MAX_POSTS_PER_CREATOR"))
+            for table in NESTED_TABLES[1:]:
+                rows = getattr(creator, table) or ()
+                if len(rows) > config.max_rows_per_creator:
+                    detail.append(too_large(["creators", i, table], f"{table} rows per creator",
+                                            config.max_rows_per_creator, len(rows),
+                                            "CREATORSCORE_MAX_ROWS_PER_CREATOR"))
+    if detail:
+        raise RequestError(413, "request too large", detail)
+
+
+def _nested_table(table: str, creators: Sequence, profile_ids: np.ndarray,
+                  detail: list[dict]) -> tuple[dict[str, np.ndarray], RowLocator] | None:
+    per_creator = [getattr(c, table) or () for c in creators]
+    counts = np.fromiter((len(rows) for rows in per_creator), dtype="int64",
+                         count=len(per_creator))
+    if counts.sum() == 0:
+        return None
+    rows = [row for rows_of_creator in per_creator for row in rows_of_creator]
+    columns = _column_frame(table, rows)
+    owner_index = np.repeat(np.arange(len(creators)), counts)
+    record_index = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
+    owner = profile_ids[owner_index]
+    given = columns.get("creator_id")
+    if given is not None:
+        conflict = np.fromiter((g is not None and o is not None and g != o
+                                for g, o in zip(given, owner, strict=True)),
+                               dtype=bool, count=len(given))
+        for position in np.flatnonzero(conflict)[:5]:
+            i, j = int(owner_index[position]), int(record_index[position])
+            detail.append(problem(
+                ["creators", i, table, j, "creator_id"],
+                f"creator_id {given[position]!r} differs from the profile's "
+                f"{owner[position]!r}; expected the profile's creator_id or no value",
+                "creator_id_mismatch"))
+    columns["creator_id"] = owner
+
+    def locate(row: int) -> tuple:
+        return ("creators", int(owner_index[row]), table, int(record_index[row]))
+
+    return columns, locate
+
+
+def _campaign_tables(campaign: dict | None, collaborations: Sequence[dict] | None,
+                     creator_count: int, config: ServingConfig, detail: list[dict]
+                     ) -> dict[str, tuple[dict[str, np.ndarray], RowLocator]]:
+    tables: dict[str, tuple[dict[str, np.ndarray], RowLocator]] = {}
+    if campaign is not None:
+        tables["campaigns"] = (_column_frame("campaigns", [campaign]), lambda row: ("campaign",))
+    if collaborations is None:
+        return tables
+    if campaign is None:
+        detail.append(problem(["campaign"], "planned collaborations need their campaign; "
+                              "expected a campaign object", "missing"))
+        return tables
+    if len(collaborations) > config.max_creators:
+        raise RequestError(413, "request too large", [too_large(
+            ["collaborations"], "collaborations", config.max_creators, len(collaborations),
+            "CREATORSCORE_MAX_CREATORS")])
+    columns = _column_frame("collaborations", collaborations)
+    campaign_id = tables["campaigns"][0]["campaign_id"][0]
+    given = columns.get("campaign_id")
+    if given is not None:
+        for position, value in enumerate(given):
+            if value is not None and value != campaign_id:
+                detail.append(problem(
+                    ["collaborations", position, "campaign_id"],
+                    f"campaign_id {value!r} is not the request's campaign {campaign_id!r}; "
+                    f"expected {campaign_id!r} or no value", "campaign_id_mismatch"))
+    columns["campaign_id"] = np.array([campaign_id] * len(collaborations), dtype=object)
+    tables["collaborations"] = (columns, lambda row: ("collaborations", row))
+    return tables
+
+
+def _problem_locs(item: Problem, locate: RowLocator | None, column: str | None) -> list[list]:
+    tail = [column] if column else []
+    if locate is None:
+        return [[item.table, *tail]]
+    if not item.rows:
+        # A problem of the whole table (e.g. a missing required column): the first record.
+        return [[*locate(0), *tail]]
+    return [[*locate(row - 1), *tail] for row in item.rows]
+
+
+def _contract_detail(error: ContractError,
+                     locators: dict[str, RowLocator]) -> list[dict]:
+    detail = []
+    for item in error.problems:
+        column = item.column if item.column and " + " not in item.column else None
+        message = item.message + (f"; expected {item.expected}" if item.expected else "")
+        locs = _problem_locs(item, locators.get(item.table), column)
+        values = list(item.values) if item.values else [None] * len(locs)
+        for k, loc in enumerate(locs):
+            msg = message
+            if k < len(values) and values[k] is not None and item.rows:
+                msg = f"{message} (got {values[k]!r})"
+            if item.count > len(locs) and k == len(locs) - 1:
+                msg += f" [and {item.count - len(locs)} more rows with this problem]"
+            detail.append(problem(loc, msg, "contract"))
+    return detail
+
+
+def build_request_data(creators: Sequence, campaign: dict | None = None,
+                       collaborations: Sequence[dict] | None = None,
+                       config: ServingConfig | None = None) -> RequestData:
+    """Validated Dataset for a /score or /rank request; raises RequestError (413 / 422)."""
+    config = config or ServingConfig()
+    _check_limits(creators, config)
+    detail: list[dict] = []
+    profiles = _column_frame("creators", [c.profile for c in creators])
+    raw: dict[str, dict[str, np.ndarray]] = {"creators": profiles}
+    locators: dict[str, RowLocator] = {"creators": lambda row: ("creators", row, "profile")}
+    profile_ids = profiles["creator_id"]  # the request models strip whitespace
+    for table in NESTED_TABLES:
+        nested = _nested_table(table, creators, profile_ids, detail)
+        if nested is not None:
+            raw[table], locators[table] = nested
+    if "posts" not in raw:  # the request model requires posts; a direct caller may not
+        detail.append(problem(["creators", 0, "posts"], "no posts; expected at least one",
+                              "missing"))
+    for table, (columns, locate) in _campaign_tables(campaign, collaborations, len(creators),
+                                                     config, detail).items():
+        raw[table], locators[table] = columns, locate
+    if detail:
+        raise RequestError(422, "invalid request", detail)
+    try:
+        dataset = validate_tables({name: pd.DataFrame(columns) for name, columns in raw.items()})
+    except ContractError as error:
+        raise RequestError(422, "the input does not follow the data contract",
+                           _contract_detail(error, locators)) from None
+    campaign_id = None
+    if dataset.campaigns is not None:
+        campaign_id = str(dataset.campaigns["campaign_id"].iloc[0])
+    return RequestData(dataset=dataset, creator_ids=dataset.creators["creator_id"].tolist(),
+                       campaign_id=campaign_id)
+
+
+def accounts_frame(accounts: Sequence[dict], config: ServingConfig | None = None
+                   ) -> pd.DataFrame:
+    """Typed audience_sample frame (contract dtypes) for /audit_followers.
+
+    The request models already checked every value's type and range; this only lays the
+    records out as the contract frame the follower classifier reads. creator_id is optional.
+    """
+    config = config or ServingConfig()
+    if len(accounts) > config.max_accounts:
+        raise RequestError(413, "request too large", [too_large(
+            ["accounts"], "accounts", config.max_accounts, len(accounts),
+            "CREATORSCORE_MAX_ACCOUNTS")])
+    frame = {}
+    for column in TABLES["audience_sample"].columns:
+        values = [row.get(column.name) for row in accounts]
+        if column.type == "str":
+            series = pd.Series(values, dtype="str").str.strip()
+            frame[column.name] = series.mask(series == "")
+        elif column.type == "int":
+            frame[column.name] = pd.Series(values, dtype="Int64")
+        else:
+            frame[column.name] = pd.Series(values, dtype=PANDAS_DTYPES[column.type])
+    return pd.DataFrame(frame, index=pd.RangeIndex(len(accounts)))
+
+
+def subset_dataset(dataset: Dataset, creator_ids: Sequence[str]) -> Dataset:
+    """The rows of `dataset` about `creator_ids` (campaigns kept whole)."""
+    keep = pd.Index(list(creator_ids))
+    tables = {}
+    for name, frame in dataset.tables.items():
+        if "creator_id" in frame and name != "campaigns":
+            frame = frame[frame["creator_id"].isin(keep)].reset_index(drop=True)
+        tables[name] = frame
+    return Dataset(**tables)

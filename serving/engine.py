@@ -1,0 +1,293 @@
+"""The scoring logic behind the routes, free of BentoML so it can be called and tested directly.
+
+`ScoringEngine` holds the champion ScoringBundle and answers each route with a response model
+(serving.schemas); a request it cannot answer raises `serving.errors.RequestError` (4xx).
+Scores come from `ScoringBundle.score`, the code path of `creatorscore score`, on the Dataset
+the request converts to (serving.convert): the service and the CLI give the same numbers.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from data.contract import CONTRACT_VERSION
+from serving import responses
+from serving.config import ServingConfig
+from serving.convert import RequestData, accounts_frame, build_request_data
+from serving.errors import RequestError, problem
+from serving.ranking import objective_values, rank_order, select_within_budget
+from serving.schemas import (
+    AuditResponse,
+    ModelInfo,
+    RankResponse,
+    ScoreResponse,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_TOP_N = 20
+
+
+@dataclass
+class ScoringEngine:
+    bundle: object
+    version: str = "unregistered"
+    config: ServingConfig = field(default_factory=ServingConfig)
+    model_name: str = "creatorscore"
+    training_metrics: dict = field(default_factory=dict)
+    version_tags: dict = field(default_factory=dict)
+
+    @property
+    def feature_version(self) -> str:
+        from features import FEATURE_VERSION
+
+        return str(getattr(self.bundle, "feature_version", None) or FEATURE_VERSION)
+
+    @property
+    def provenance(self) -> dict:
+        model_version = f"{self.model_name}/{self.version}"
+        return {
+            "model_name": self.model_name,
+            "model_version": model_version,
+            "model_versions": {name: model_version for name in responses.MODEL_NAMES},
+            "feature_version": self.feature_version,
+            "contract_version": CONTRACT_VERSION,
+        }
+
+    # ------------------------------------------------------------------ /score
+
+    def score(self, creators: Sequence, campaign: dict | None = None,
+              collaborations: Sequence[dict] | None = None, explain: bool = True,
+              top_n: int = 5) -> ScoreResponse:
+        _check_top_n(top_n)
+        data = _plan_every_creator(build_request_data(creators, campaign, collaborations,
+                                                      self.config))
+        features, planned, scores = self._score(data, explain=explain, top_n=top_n)
+        payload = {
+            "provenance": self.provenance,
+            "campaign_id": data.campaign_id,
+            "creators": responses.creator_scores(scores, features, data.dataset,
+                                                 order=data.creator_ids, explain=explain),
+        }
+        return ScoreResponse.model_validate(payload)
+
+    def _score(self, data: RequestData, explain: bool, top_n: int):
+        """(features, planned collaborations or None, Scores): `ScoringBundle.score` in its
+        three steps, so the features stay available for the answer and for re-use."""
+        bundle = self.bundle
+        try:
+            planned = bundle._planned(data.dataset, data.campaign_id,
+                                      data.dataset.collaborations)
+        except ValueError as error:  # inconsistent campaign / collaborations
+            raise RequestError(422, "invalid request",
+                               [problem(["collaborations"], str(error), "invalid")]) from None
+        if planned is None:
+            features = bundle.pipeline.transform_creators(data.dataset)
+        else:
+            features = bundle.pipeline.transform_collaborations(data.dataset, planned)
+        scores = bundle.score_features(data.dataset, features, planned, explain=explain,
+                                       top_n=top_n)
+        return features, planned, scores
+
+    # ------------------------------------------------------------------ /rank
+
+    def rank(self, creators: Sequence, campaign: dict, collaborations: Sequence[dict],
+             budget: float, top_k: int = 10, objective: str = "roi",
+             top_n: int = 5) -> RankResponse:
+        _check_top_n(top_n)
+        detail = []
+        if not 1 <= top_k <= self.config.max_top_k:
+            detail.append(problem(["top_k"], f"expected 1 <= top_k <= {self.config.max_top_k} "
+                                  "(CREATORSCORE_MAX_TOP_K)", "out_of_range"))
+        if not (isinstance(budget, (int, float)) and math.isfinite(budget) and budget >= 0):
+            detail.append(problem(["budget"], "expected a finite number >= 0", "out_of_range"))
+        if detail:
+            raise RequestError(422, "invalid request", detail)
+        data = build_request_data(creators, campaign, collaborations, self.config)
+        _check_every_creator_planned(data)
+        features, planned, scores = self._score(data, explain=False, top_n=top_n)
+        table = scores.table
+        revenue = table["expected_revenue"].to_numpy("float64", na_value=np.nan)
+        if objective in ("roi", "profit", "revenue") and np.isnan(revenue).all():
+            raise RequestError(422, "invalid request", [problem(
+                ["objective"], f"objective {objective!r} needs expected revenue, which needs the "
+                "campaign's product_price; expected objective 'conversions' or a product_price",
+                "needs_revenue")])
+        cost = table["cost"].to_numpy("float64", na_value=np.nan)
+        conversions = table["expected_conversions"].to_numpy("float64", na_value=np.nan)
+        score, value = objective_values(objective, revenue, conversions, cost)
+        order = rank_order(score)
+        selection = select_within_budget(value, cost, float(budget), order=order)
+        chosen = np.zeros(len(order), dtype=bool)
+        chosen[selection.indices] = True
+        ids = table["creator_id"].to_numpy(dtype=object)
+        top = order[:top_k]
+        top_ids = [str(ids[i]) for i in top]
+        # Explanations for the returned candidates only, from the features already computed.
+        explained = self.bundle.score_features(
+            data.dataset, features.iloc[top], planned.iloc[top].reset_index(drop=True),
+            explain=True, top_n=top_n)
+        selected_revenue = float(np.nansum(revenue[chosen])) if chosen.any() else 0.0
+        payload = {
+            "provenance": self.provenance,
+            "campaign_id": data.campaign_id,
+            "objective": objective,
+            "selection": {
+                "method": selection.method,
+                "budget": float(budget),
+                "spent": selection.spent,
+                "creator_ids": [str(ids[i]) for i in selection.indices],
+                "expected_conversions": float(np.nansum(conversions[chosen])),
+                "expected_revenue": None if np.isnan(revenue).all() else selected_revenue,
+                "expected_roi": (None if np.isnan(revenue).all() or selection.spent <= 0
+                                 else selected_revenue / selection.spent),
+                "objective_total": selection.total_value,
+            },
+            "ranking": [
+                {"rank": rank + 1, "creator_id": str(ids[i]),
+                 "objective_value": _finite_or_none(score[i]),
+                 "cost": _finite_or_none(cost[i]), "selected": bool(chosen[i])}
+                for rank, i in enumerate(order)
+            ],
+            "top": responses.creator_scores(explained, features.iloc[top], data.dataset,
+                                            order=top_ids, explain=True),
+        }
+        return RankResponse.model_validate(payload)
+
+    # ------------------------------------------------------------------ /audit_followers
+
+    def audit(self, accounts: Sequence[dict]) -> AuditResponse:
+        from features.audience import FAKE_SHARE_CONFIDENCE, FLAG_THRESHOLD
+        from models.follower_account import classify_accounts, estimate_fake_share
+
+        frame = accounts_frame(accounts, self.config)
+        if len(frame) == 0:
+            raise RequestError(422, "invalid request", [problem(
+                ["accounts"], "no accounts; expected at least one audience_sample record",
+                "too_short")])
+        # The scorer the feature pipeline uses for audience samples, with its threshold and
+        # confidence: an audit agrees with the audience features of /score.
+        scorer = self.bundle.pipeline.follower_scorer_
+        p_fake = np.asarray(scorer.predict_fake_proba(frame), dtype="float64")
+        classes = classify_accounts(frame, p_fake, FLAG_THRESHOLD)
+        share, low, high = estimate_fake_share(p_fake, scorer.sensitivity_, scorer.specificity_,
+                                               FAKE_SHARE_CONFIDENCE, FLAG_THRESHOLD)
+        class_names, counts = np.unique(classes.astype(str), return_counts=True)
+        payload = {
+            "provenance": self.provenance,
+            "accounts": [
+                {"index": i, "follower_id": _text_or_none(fid), "creator_id": _text_or_none(cid),
+                 "fake_probability": float(p), "account_class": str(c)}
+                for i, (fid, cid, p, c) in enumerate(zip(
+                    frame["follower_id"].tolist(), frame["creator_id"].tolist(), p_fake.tolist(),
+                    classes.tolist(), strict=True))
+            ],
+            "fake_share": {"estimate": _finite_or_none(share), "low": _finite_or_none(low),
+                           "high": _finite_or_none(high)},
+            "class_shares": {str(name): float(count / len(frame))
+                             for name, count in zip(class_names, counts, strict=True)},
+        }
+        return AuditResponse.model_validate(payload)
+
+    # ------------------------------------------------------------------ /model_info
+
+    def model_info(self) -> ModelInfo:
+        from features import FEATURES
+
+        return ModelInfo.model_validate({
+            "provenance": self.provenance,
+            "models": responses.model_descriptions(self.bundle, self.provenance),
+            "training_metrics": self.training_metrics,
+            "features": [asdict(spec) for spec in FEATURES.values()],
+            "limits": {
+                "max_creators": self.config.max_creators,
+                "max_posts_per_creator": self.config.max_posts_per_creator,
+                "max_rows_per_creator": self.config.max_rows_per_creator,
+                "max_accounts": self.config.max_accounts,
+                "max_body_bytes": self.config.max_body_bytes,
+                "max_top_k": self.config.max_top_k,
+            },
+        })
+
+
+def _plan_every_creator(data: RequestData) -> RequestData:
+    """With a campaign, a creator without a planned collaboration is scored as the bundle
+    scores a campaign without plans: compensation "fixed", cost unknown (ROI missing)."""
+    planned = data.dataset.collaborations
+    if data.campaign_id is None or planned is None:
+        return data
+    missing = [c for c in data.creator_ids if c not in set(planned["creator_id"].tolist())]
+    if not missing:
+        return data
+    extra = pd.DataFrame({
+        "campaign_id": pd.Series([data.campaign_id] * len(missing), dtype="str"),
+        "creator_id": pd.Series(missing, dtype="str"),
+        "compensation": pd.Series([None] * len(missing), dtype="str"),
+        "cost": np.full(len(missing), np.nan),
+    })
+    combined = pd.concat([planned, extra.reindex(columns=planned.columns)], ignore_index=True)
+    for column in planned.columns:
+        combined[column] = combined[column].astype(planned[column].dtype)
+    return RequestData(dataset=data.dataset.with_tables(collaborations=combined),
+                       creator_ids=data.creator_ids, campaign_id=data.campaign_id)
+
+
+def _check_top_n(top_n: int) -> None:
+    if not 1 <= top_n <= MAX_TOP_N:
+        raise RequestError(422, "invalid request", [problem(
+            ["top_n"], f"expected 1 <= top_n <= {MAX_TOP_N}", "out_of_range")])
+
+
+def _check_every_creator_planned(data: RequestData) -> None:
+    planned = set()
+    if data.dataset.collaborations is not None:
+        planned = set(data.dataset.collaborations["creator_id"].tolist())
+    missing = [i for i, cid in enumerate(data.creator_ids) if cid not in planned]
+    if missing:
+        raise RequestError(422, "invalid request", [
+            problem(["creators", i, "profile", "creator_id"],
+                    f"creator {data.creator_ids[i]!r} has no planned collaboration; expected a "
+                    "collaborations record with its compensation and cost", "missing_plan")
+            for i in missing[:20]])
+
+
+def _finite_or_none(value) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _text_or_none(value) -> str | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) \
+        or value is pd.NA else str(value)
+
+
+def load_engine(config: ServingConfig) -> ScoringEngine:
+    """The engine over the registry's champion (MLFLOW_TRACKING_URI, else the local store)."""
+    from training.registry import load_champion
+
+    bundle, info = load_champion(config.tracking_uri)
+    return ScoringEngine(bundle=bundle, version=str(info.version), config=config,
+                         model_name=info.name, training_metrics=_run_metrics(info, config),
+                         version_tags=dict(info.tags))
+
+
+def _run_metrics(info, config: ServingConfig) -> dict:
+    """The metrics MLflow recorded for the champion's training run ({} if unavailable)."""
+    if not info.run_id:
+        return {}
+    try:
+        import mlflow
+
+        from training.tracking import configure_tracking
+
+        uri = configure_tracking(config.tracking_uri)
+        run = mlflow.MlflowClient(tracking_uri=uri).get_run(info.run_id)
+        return {key: float(value) for key, value in sorted(run.data.metrics.items())}
+    except Exception:  # noqa: BLE001 - metrics are informative; scoring must still start
+        logger.exception("could not read the training metrics of run %s", info.run_id)
+        return {}

@@ -1,0 +1,223 @@
+"""Scores (flat table + explanations) -> the nested JSON of the service's answers.
+
+Per creator: engagement (rates, cohort percentile, cohort), authenticity (bought-followers
+risk, fake share with its interval, audience classes, components with their evidence), niche
+(top niches, fit with the campaign) and, with a campaign, conversion (expected conversions,
+revenue and ROI with intervals). Explanations are grouped per model, then per signal family.
+
+Columns are read column-wise once (numpy / lists); the per-creator loop only assembles dicts.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from data.domain import AUDIENCE_CLASSES, tier_names
+
+MODEL_NAMES = ("follower_account", "bought_followers", "fake_share", "conversions")
+MODEL_OUTPUTS = {
+    "bought_followers": "probability that the creator bought followers",
+    "fake_share": "share of fake followers",
+    "conversions": "expected conversions of the collaboration",
+}
+FAMILY_ORDER = ("engagement", "authenticity", "niche", "campaign")
+
+# Risk components and the evidence columns each rests on (models.fake_risk).
+COMPONENT_EVIDENCE = {
+    "bought_followers_risk": ("growth_step_relative_size", "growth_step_days_before",
+                              "growth_step_engagement_ratio"),
+    "mass_follower_share": ("audience_sample_size",),
+    "engagement_pod_score": ("comment_generic_share", "comment_duplicate_share",
+                             "commenter_top10_share"),
+    "growth_anomaly_score": ("growth_anomalies",),
+}
+# Engagement figures from the creator's feature row, reported as they are.
+ENGAGEMENT_METRICS = ("engagement_rate_mean", "engagement_rate_median",
+                      "engagement_rate_by_views_median",
+                      "engagement_rate_by_views_median_cohort_percentile",
+                      "engagement_rate_vs_cohort_median")
+
+
+def _number(value) -> float | None:
+    if value is None or value is pd.NA:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _column(frame: pd.DataFrame, name: str, rows: np.ndarray) -> list:
+    """Column `name` at positions `rows` as Python floats/None (all None if absent)."""
+    if name not in frame.columns:
+        return [None] * len(rows)
+    values = frame[name].to_numpy(dtype="float64", na_value=np.nan)[rows]
+    return [v if math.isfinite(v) else None for v in values.tolist()]
+
+
+def _text_column(frame: pd.DataFrame, name: str, rows: np.ndarray) -> list:
+    if name not in frame.columns:
+        return [None] * len(rows)
+    values = frame[name].to_numpy(dtype=object)[rows]
+    return [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+            for v in values.tolist()]
+
+
+def _top_niches(text: str | None) -> list[dict]:
+    if not text:
+        return []
+    out = []
+    for part in text.split(";"):
+        niche, _, score = part.partition(":")
+        out.append({"niche": niche, "score": _number(score) if score else None})
+    return out
+
+
+def _interval(estimates: list, lows: list, highs: list, i: int) -> dict:
+    return {"estimate": estimates[i], "low": lows[i], "high": highs[i]}
+
+
+def group_explanations(items: Sequence[dict]) -> list[dict]:
+    """[{model, output, families: [{family, total, unit, contributions}]}], models in the order
+    they appear, families in FAMILY_ORDER."""
+    by_model: dict[str, dict[str, list[dict]]] = {}
+    for item in items:
+        by_model.setdefault(item["model"], {}).setdefault(item["family"], []).append(item)
+    out = []
+    for model, families in by_model.items():
+        ordered = sorted(families, key=lambda f: (FAMILY_ORDER.index(f)
+                                                  if f in FAMILY_ORDER else len(FAMILY_ORDER), f))
+        out.append({
+            "model": model,
+            "output": MODEL_OUTPUTS.get(model, model),
+            "families": [{
+                "family": family,
+                "total": _number(families[family][0].get("family_contribution")),
+                "unit": families[family][0].get("unit", ""),
+                "contributions": [_contribution(item) for item in families[family]],
+            } for family in ordered],
+        })
+    return out
+
+
+def _contribution(item: dict) -> dict:
+    value = item.get("value")
+    return {
+        "feature": str(item["feature"]),
+        "label": str(item.get("label", item["feature"])),
+        "value": value if isinstance(value, str) else _number(value),
+        "contribution": _number(item.get("contribution")) or 0.0,
+        "unit": str(item.get("unit", "")),
+        "direction": str(item.get("direction", "")),
+        "text": str(item.get("text", "")),
+    }
+
+
+def _positions(table: pd.DataFrame, creator_ids: Sequence[str]) -> np.ndarray:
+    index = pd.Index(table["creator_id"].astype(object))
+    positions = index.get_indexer(list(creator_ids))
+    if (positions < 0).any():
+        missing = [c for c, p in zip(creator_ids, positions, strict=True) if p < 0][:5]
+        raise RuntimeError(f"scores are missing creators {missing}")
+    return positions
+
+
+def creator_scores(scores, features: pd.DataFrame, dataset, order: Sequence[str],
+                   explain: bool, audience_classes: dict[str, list] | None = None
+                   ) -> list[dict]:
+    """One nested answer per creator of `order` (request order).
+
+    `features` is the bundle pipeline's feature frame the scores came from (same row order as
+    `scores.table`); `audience_classes` maps each class to per-row shares when the caller
+    computed them (else read from the `audience_share_<class>` features).
+    """
+    table = scores.table
+    rows = _positions(table, order)
+    feature_frame = features  # read by position: same row order as the table
+    creators = dataset.creators
+    at = pd.Index(creators["creator_id"].astype(object)).get_indexer(list(order))
+    platforms = creators["platform"].to_numpy(dtype=object)[at].tolist()
+    tiers = tier_names(creators["followers"].to_numpy(dtype="float64", na_value=np.nan)[at]
+                       ).tolist()
+    get = {name: _column(table, name, rows) for name in (
+        "engagement_rate", "engagement_percentile", "cohort_size", "fake_follower_risk",
+        "fake_share", "fake_share_low", "fake_share_high", "audience_quality", "niche_fit",
+        "cost", "expected_conversions", "expected_conversions_low", "expected_conversions_high",
+        "expected_revenue", "expected_revenue_low", "expected_revenue_high", "predicted_roi",
+        "predicted_roi_low", "predicted_roi_high", "revenue_per_conversion",
+        *COMPONENT_EVIDENCE, *(e for group in COMPONENT_EVIDENCE.values() for e in group))}
+    metrics = {name: _column(feature_frame, name, rows) for name in ENGAGEMENT_METRICS}
+    classes = audience_classes or {
+        name: _column(feature_frame, f"audience_share_{name}", rows) for name in AUDIENCE_CLASSES}
+    campaign_ids = _text_column(table, "campaign_id", rows)
+    compensations = _text_column(table, "compensation", rows)
+    top_niches = _text_column(table, "top_niches", rows)
+    verdicts = _text_column(table, "verdict", rows)
+    out = []
+    for i, creator_id in enumerate(order):
+        campaign_id = campaign_ids[i]
+        item = {
+            "creator_id": str(creator_id),
+            "engagement": {
+                "engagement_rate": get["engagement_rate"][i],
+                "percentile": get["engagement_percentile"][i],
+                "cohort": {"platform": platforms[i], "tier": tiers[i],
+                           "size": None if get["cohort_size"][i] is None
+                           else int(get["cohort_size"][i])},
+                "metrics": {name: values[i] for name, values in metrics.items()},
+            },
+            "authenticity": {
+                "fake_follower_risk": get["fake_follower_risk"][i],
+                "fake_share": _interval(get["fake_share"], get["fake_share_low"],
+                                        get["fake_share_high"], i),
+                "audience_quality": get["audience_quality"][i],
+                "verdict": verdicts[i],
+                "audience_classes": {name: values[i] for name, values in classes.items()},
+                "components": [
+                    {"name": name, "value": get[name][i],
+                     "evidence": {e: get[e][i] for e in evidence}}
+                    for name, evidence in COMPONENT_EVIDENCE.items()],
+            },
+            "niche": {"top_niches": _top_niches(top_niches[i]), "fit": get["niche_fit"][i]},
+            "conversion": None,
+        }
+        if campaign_id is not None:
+            item["conversion"] = {
+                "campaign_id": campaign_id,
+                "compensation": compensations[i],
+                "cost": get["cost"][i],
+                "revenue_per_conversion": get["revenue_per_conversion"][i],
+                "expected_conversions": _interval(
+                    get["expected_conversions"], get["expected_conversions_low"],
+                    get["expected_conversions_high"], i),
+                "expected_revenue": _interval(get["expected_revenue"],
+                                              get["expected_revenue_low"],
+                                              get["expected_revenue_high"], i),
+                "predicted_roi": _interval(get["predicted_roi"], get["predicted_roi_low"],
+                                           get["predicted_roi_high"], i),
+            }
+        if explain:
+            key = (campaign_id, str(creator_id))
+            item["explanations"] = group_explanations(scores.explanations.get(key, []))
+        out.append(item)
+    return out
+
+
+def model_descriptions(bundle, provenance: dict) -> dict:
+    """What each model of the bundle is, with its version (the registered bundle version)."""
+    version = provenance["model_version"]
+    models = {
+        "follower_account": {"output": "probability that a follower account is fake",
+                             "estimator": type(getattr(bundle, "follower_classifier", None)
+                                               ).__name__},
+        "bought_followers": {"output": MODEL_OUTPUTS["bought_followers"],
+                             "estimator": type(getattr(bundle, "risk_model", None)).__name__},
+        "fake_share": {"output": MODEL_OUTPUTS["fake_share"],
+                       "estimator": type(getattr(bundle, "risk_model", None)).__name__},
+        "conversions": {"output": MODEL_OUTPUTS["conversions"],
+                        "estimator": type(getattr(bundle, "conversion_model", None)).__name__},
+    }
+    for description in models.values():
+        description["version"] = version
+    return models

@@ -1,0 +1,284 @@
+"""Request and response models of the scoring service.
+
+The request records are generated from `data.contract.TABLES`, so the JSON the service accepts
+is the contract, column for column: same names, same types, same vocabularies, and unknown
+extra fields are ignored. Records are TypedDicts (validated by pydantic, kept as plain dicts):
+a /rank request carries tens of thousands of post records and building a model object for
+each would cost more than scoring them.
+
+Beyond the contract, the models bound what the feature code can represent: whole numbers and
+amounts up to 2**53 (exact in float64).
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, NotRequired, Required
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+# pydantic needs typing_extensions' TypedDict before Python 3.12.
+from typing_extensions import TypedDict
+
+from data.contract import TABLES, Column
+
+MAX_EXACT_NUMBER = 2**53
+
+_RECORD_CONFIG = ConfigDict(extra="ignore", coerce_numbers_to_str=True, str_strip_whitespace=True)
+
+
+def _column_type(column: Column) -> Any:
+    """The pydantic type of one contract column (without its optionality).
+
+    Only checks that run inside pydantic-core are used here (no Python callbacks per value):
+    vocabularies, dates and timestamps are accepted as text and checked, vectorised, by
+    `data.loader.validate_tables`, whose problems are mapped back to request field paths.
+    """
+    if column.type == "str":
+        if column.allowed:
+            return Annotated[str, Field(max_length=64), WithJsonSchema(
+                {"type": "string", "enum": list(column.allowed),
+                 "description": "case-insensitive"})]
+        return Annotated[str, Field(max_length=100_000)]
+    if column.type in ("int", "float"):
+        bounds = {
+            "ge": column.min_value if column.min_value is not None else -MAX_EXACT_NUMBER,
+            "le": column.max_value if column.max_value is not None else MAX_EXACT_NUMBER,
+        }
+        if column.type == "int":
+            return Annotated[int, Field(**bounds)]
+        return Annotated[float, Field(allow_inf_nan=False, **bounds)]
+    if column.type == "bool":
+        return bool
+    if column.type == "date":
+        return Annotated[str, Field(max_length=64), WithJsonSchema(
+            {"type": "string", "format": "date", "description": "ISO 8601 YYYY-MM-DD"})]
+    return Annotated[str, Field(max_length=64), WithJsonSchema(
+        {"type": "string", "format": "date-time",
+         "description": "ISO 8601 timestamp, UTC if no offset"})]
+
+
+def _record_type(table: str, title: str, *, optional: tuple[str, ...] = (),
+                 only: tuple[str, ...] | None = None) -> type:
+    """A TypedDict for one row of `table`.
+
+    `optional` names columns that are required in the contract but may be omitted here
+    (creator_id of a nested record: filled from the enclosing profile).
+    """
+    fields: dict[str, Any] = {}
+    for column in TABLES[table].columns:
+        if only is not None and column.name not in only:
+            continue
+        kind = _column_type(column)
+        doc = column.doc or f"{column.type} ({'optional' if column.nullable else 'required'})"
+        annotated = Annotated[kind | None if column.nullable else kind, Field(description=doc)]
+        if column.name in optional:
+            fields[column.name] = NotRequired[Annotated[kind | None, Field(description=doc)]]
+        elif column.required and not column.nullable:
+            fields[column.name] = Required[annotated]
+        else:
+            fields[column.name] = NotRequired[annotated]
+    record = TypedDict(title, fields, total=False)  # type: ignore[operator]
+    record.__pydantic_config__ = _RECORD_CONFIG  # type: ignore[attr-defined]
+    return record
+
+
+CreatorProfile = _record_type("creators", "CreatorProfile")
+PostRecord = _record_type("posts", "PostRecord", optional=("creator_id",))
+FollowerSnapshot = _record_type("follower_history", "FollowerSnapshot", optional=("creator_id",))
+AudienceAccount = _record_type("audience_sample", "AudienceAccount", optional=("creator_id",))
+CommentRecord = _record_type("comments", "CommentRecord", optional=("creator_id",))
+CampaignRecord = _record_type("campaigns", "CampaignRecord")
+PlannedCollaboration = _record_type(
+    "collaborations", "PlannedCollaboration", optional=("campaign_id",),
+    only=("campaign_id", "creator_id", "compensation", "cost"),
+)
+
+# The record type of each nested table of a creator, by contract table name.
+CREATOR_TABLES: dict[str, type] = {
+    "posts": PostRecord,
+    "follower_history": FollowerSnapshot,
+    "audience_sample": AudienceAccount,
+    "comments": CommentRecord,
+}
+
+
+class CreatorRecords(BaseModel):
+    """One creator: the profile (a creators row) and the rows of the other tables about them."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    profile: CreatorProfile  # type: ignore[valid-type]
+    posts: list[PostRecord] = Field(min_length=1)  # type: ignore[valid-type]
+    follower_history: list[FollowerSnapshot] | None = None  # type: ignore[valid-type]
+    audience_sample: list[AudienceAccount] | None = None  # type: ignore[valid-type]
+    comments: list[CommentRecord] | None = None  # type: ignore[valid-type]
+
+
+Objective = Literal["roi", "profit", "conversions", "revenue"]
+
+
+# ------------------------------------------------------------------ responses
+
+
+class Interval(BaseModel):
+    estimate: float | None
+    low: float | None
+    high: float | None
+
+
+class Cohort(BaseModel):
+    platform: str | None
+    tier: str | None
+    size: int | None
+
+
+class Engagement(BaseModel):
+    engagement_rate: float | None
+    percentile: float | None = Field(
+        description="within the creator's platform x tier cohort, 0-100")
+    cohort: Cohort
+    metrics: dict[str, float | None] = Field(default_factory=dict)
+
+
+class Component(BaseModel):
+    name: str
+    value: float | None
+    evidence: dict[str, Any] = Field(default_factory=dict)
+
+
+class Authenticity(BaseModel):
+    fake_follower_risk: float | None = Field(description="probability of bought followers")
+    fake_share: Interval
+    audience_quality: float | None = Field(description="0-100")
+    verdict: str | None = Field(description="ok, check, avoid or unknown")
+    audience_classes: dict[str, float | None] = Field(
+        default_factory=dict, description="share of the audience sample in each class")
+    components: list[Component] = Field(default_factory=list)
+
+
+class NicheScore(BaseModel):
+    niche: str
+    score: float | None
+
+
+class Niche(BaseModel):
+    top_niches: list[NicheScore]
+    fit: float | None = Field(description="fit with the campaign's niche (with a campaign)")
+
+
+class Conversion(BaseModel):
+    campaign_id: str
+    compensation: str | None = None
+    cost: float | None = None
+    revenue_per_conversion: float | None = None
+    expected_conversions: Interval
+    expected_revenue: Interval
+    predicted_roi: Interval = Field(description="expected revenue / cost")
+
+
+class Contribution(BaseModel):
+    feature: str
+    label: str = Field(description="readable feature label")
+    value: float | str | None = Field(description="the creator's value of the feature")
+    contribution: float = Field(description="size, in `unit`")
+    unit: str = Field(description="probability_points, share_points or multiplier")
+    direction: str = Field(description="up or down: the effect on the model's output")
+    text: str = Field(description="the contribution in plain language")
+
+
+class FamilyExplanation(BaseModel):
+    family: str = Field(description="engagement, authenticity, niche or campaign")
+    total: float | None = Field(description="the whole family's contribution, in `unit`")
+    unit: str
+    contributions: list[Contribution]
+
+
+class ModelExplanation(BaseModel):
+    model: str
+    output: str
+    families: list[FamilyExplanation]
+
+
+class CreatorScore(BaseModel):
+    creator_id: str
+    engagement: Engagement
+    authenticity: Authenticity
+    niche: Niche
+    conversion: Conversion | None = None
+    explanations: list[ModelExplanation] | None = Field(
+        default=None, description="top contributions per model, grouped by signal family")
+
+
+class Provenance(BaseModel):
+    model_name: str
+    model_version: str
+    model_versions: dict[str, str]
+    feature_version: str
+    contract_version: str
+
+
+class ScoreResponse(BaseModel):
+    provenance: Provenance
+    campaign_id: str | None
+    creators: list[CreatorScore]
+
+
+class RankedCandidate(BaseModel):
+    rank: int
+    creator_id: str
+    objective_value: float | None
+    cost: float | None
+    selected: bool
+
+
+class Selection(BaseModel):
+    method: str = Field(description="'knapsack_dp' (exact on the cost grid) or 'greedy_fixup'")
+    budget: float
+    spent: float
+    creator_ids: list[str]
+    expected_conversions: float
+    expected_revenue: float | None
+    expected_roi: float | None
+    objective_total: float
+
+
+class RankResponse(BaseModel):
+    provenance: Provenance
+    campaign_id: str
+    objective: str
+    selection: Selection
+    ranking: list[RankedCandidate]
+    top: list[CreatorScore] = Field(description="the top_k candidates, explained")
+
+
+class AccountScore(BaseModel):
+    index: int
+    follower_id: str | None
+    creator_id: str | None
+    fake_probability: float
+    account_class: str
+
+
+class AuditResponse(BaseModel):
+    provenance: Provenance
+    accounts: list[AccountScore]
+    fake_share: Interval
+    class_shares: dict[str, float]
+
+
+class ModelInfo(BaseModel):
+    provenance: Provenance
+    models: dict[str, Any]
+    training_metrics: dict[str, Any]
+    features: list[dict[str, Any]]
+    limits: dict[str, int]
+
+
+class ErrorDetail(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorResponse(BaseModel):
+    error: str
+    detail: list[ErrorDetail]

@@ -1,0 +1,124 @@
+"""The BentoML service: thin routes over `serving.engine.ScoringEngine`.
+
+Routes: POST /score, POST /rank, POST /audit_followers, GET (or POST) /model_info, plus
+BentoML's /livez, /readyz (ready once the champion is loaded) and /metrics.
+Run with `creatorscore serve [--port N]` or `bentoml serve serving.service:CreatorScore`.
+
+The champion ScoringBundle is loaded once per worker, in `__init__`, from the MLflow registry
+named by MLFLOW_TRACKING_URI (the repository's local store by default).
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+
+import bentoml  # noqa: E402  (after opting out of BentoML's usage tracking)
+from starlette.applications import Starlette  # noqa: E402
+from starlette.requests import Request  # noqa: E402
+from starlette.responses import JSONResponse  # noqa: E402
+from starlette.routing import Route  # noqa: E402
+
+from serving.config import DEFAULT_PORT, ServingConfig  # noqa: E402
+from serving.engine import ScoringEngine, load_engine  # noqa: E402
+from serving.errors import RequestError  # noqa: E402
+from serving.middleware import GuardMiddleware  # noqa: E402
+from serving.schemas import (  # noqa: E402
+    AudienceAccount,
+    AuditResponse,
+    CampaignRecord,
+    CreatorRecords,
+    ModelInfo,
+    Objective,
+    PlannedCollaboration,
+    RankResponse,
+    ScoreResponse,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _answer(call):
+    """Run an engine call; a RequestError becomes its 4xx JSON answer."""
+    try:
+        return call()
+    except RequestError as error:
+        return JSONResponse(error.body(), status_code=error.status)
+
+
+@bentoml.service(
+    name="creatorscore",
+    http={"port": DEFAULT_PORT},
+    traffic={"timeout": 120},
+    workers=int(os.environ.get("CREATORSCORE_WORKERS", "1")),
+)
+class CreatorScore:
+    """Creator scoring: engagement, authenticity, niche fit and campaign conversion."""
+
+    def __init__(self) -> None:
+        config = ServingConfig.from_env()
+        self.engine: ScoringEngine | None = None
+        self.engine = load_engine(config)
+        logger.info("creatorscore service ready: %s", self.engine.provenance["model_version"])
+
+    def __is_ready__(self) -> bool:
+        return self.engine is not None
+
+    @bentoml.api(route="/score")
+    def score(
+        self,
+        creators: list[CreatorRecords],
+        campaign: CampaignRecord | None = None,  # type: ignore[valid-type]
+        collaborations: list[PlannedCollaboration] | None = None,  # type: ignore[valid-type]
+        explain: bool = True,
+        top_n: int = 5,
+    ) -> ScoreResponse:
+        """Score 1..N creators (contract records); with a campaign, their expected conversions,
+        revenue and ROI. `explain` adds each model's top `top_n` contributions."""
+        return _answer(lambda: self.engine.score(creators, campaign, collaborations,
+                                                 explain=explain, top_n=top_n))
+
+    @bentoml.api(route="/rank")
+    def rank(
+        self,
+        campaign: CampaignRecord,  # type: ignore[valid-type]
+        creators: list[CreatorRecords],
+        collaborations: list[PlannedCollaboration],  # type: ignore[valid-type]
+        budget: float,
+        top_k: int = 10,
+        objective: Objective = "roi",
+        top_n: int = 5,
+    ) -> RankResponse:
+        """Rank candidates for a campaign by `objective`, choose the best selection within
+        `budget` (see serving.ranking) and explain the `top_k` best candidates."""
+        return _answer(lambda: self.engine.rank(
+            creators, campaign, collaborations, budget=budget, top_k=top_k,
+            objective=objective, top_n=top_n))
+
+    @bentoml.api(route="/audit_followers")
+    def audit_followers(self, accounts: list[AudienceAccount]) -> AuditResponse:  # type: ignore[valid-type]
+        """Per follower account: probability of being fake and audience class; the sample's
+        fake share with its interval."""
+        return _answer(lambda: self.engine.audit(accounts))
+
+    @bentoml.api(route="/model_info")
+    def model_info(self) -> ModelInfo:
+        """Model names and versions, training metrics, and the feature documentation."""
+        return _answer(self.engine.model_info)
+
+
+async def _model_info_get(request: Request) -> JSONResponse:
+    # BentoML APIs answer POST only; GET /model_info reads the same engine.
+    service = bentoml.get_current_service()
+    engine = getattr(service, "engine", None)
+    if engine is None:
+        return JSONResponse({"error": "models are not loaded yet", "detail": []},
+                            status_code=503)
+    return JSONResponse(engine.model_info().model_dump(mode="json"))
+
+
+CreatorScore.mount_asgi_app(
+    Starlette(routes=[Route("/model_info", _model_info_get, methods=["GET"])]), path="/",
+    name="model_info_get")
+CreatorScore.add_asgi_middleware(GuardMiddleware)

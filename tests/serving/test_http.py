@@ -1,0 +1,84 @@
+"""The service over real HTTP on localhost (a BentoML server started on a free port), with an
+API key set: health routes open, scoring routes closed without the key, /metrics, and the
+same scores as in process."""
+from __future__ import annotations
+
+import socket
+import time
+
+import httpx
+import pytest
+
+from tests.serving.helpers import score_body
+
+API_KEY = "test-key-123"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server_url(champion):
+    import bentoml
+
+    from serving.service import CreatorScore
+
+    port = _free_port()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        # The worker process inherits these.
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", champion.tracking_uri)
+        monkeypatch.setenv("CREATORSCORE_API_KEY", API_KEY)
+        monkeypatch.setenv("BENTOML_DO_NOT_TRACK", "true")
+        server = bentoml.serve(CreatorScore, host="127.0.0.1", port=port)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the service did not become ready within 120 s")
+                time.sleep(0.5)
+            yield url
+        finally:
+            server.stop()
+
+
+def test_health_and_metrics_are_open(server_url):
+    assert httpx.get(f"{server_url}/livez").status_code == 200
+    assert httpx.get(f"{server_url}/readyz").status_code == 200
+    metrics = httpx.get(f"{server_url}/metrics")
+    assert metrics.status_code == 200 and "bentoml_" in metrics.text
+
+
+def test_scoring_needs_the_key_and_matches_in_process(server_url, champion):
+    from pydantic import TypeAdapter
+
+    from serving.engine import ScoringEngine
+    from serving.schemas import CreatorRecords
+
+    tables = champion.tables
+    ids = tables["creators"]["creator_id"].tolist()[20:23]
+    body = score_body(tables, ids, explain=True)
+    assert httpx.post(f"{server_url}/score", json=body).status_code == 401
+    assert httpx.get(f"{server_url}/model_info").status_code == 401
+    response = httpx.post(f"{server_url}/score", json=body, headers={"X-API-Key": API_KEY},
+                          timeout=30)
+    assert response.status_code == 200, response.text
+    bearer = httpx.post(f"{server_url}/score", json=body, timeout=30,
+                        headers={"Authorization": f"Bearer {API_KEY}"})
+    assert bearer.status_code == 200 and bearer.json() == response.json()
+
+    creators = TypeAdapter(list[CreatorRecords]).validate_python(body["creators"])
+    local = ScoringEngine(bundle=champion.bundle, version=champion.version).score(
+        creators, explain=True).model_dump(mode="json")
+    assert response.json()["creators"] == local["creators"]
+    info = httpx.get(f"{server_url}/model_info", headers={"X-API-Key": API_KEY})
+    assert info.status_code == 200
+    assert info.json()["provenance"] == response.json()["provenance"]
