@@ -16,12 +16,16 @@ why a share is estimated by correcting the flagged rate, never by averaging prob
 """
 from __future__ import annotations
 
+import functools
 import math
+import re
 from collections.abc import Sequence
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.stats import norm
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
@@ -88,6 +92,113 @@ def _numeric_column(accounts: pd.DataFrame, column: str) -> pd.Series:
     return numeric
 
 
+def _numeric_values(accounts: pd.DataFrame, column: str) -> np.ndarray:
+    """`_numeric_column` as a numpy array. Numeric and boolean columns (what a validated
+    audience_sample holds) are read directly: a few pandas conversions per column cost more
+    than the whole classifier when one creator's sample is scored."""
+    if column not in accounts.columns:
+        return np.full(len(accounts), np.nan)
+    values = accounts[column]
+    kind = getattr(values.dtype, "kind", "O")
+    if kind in "iufb":
+        numbers = values.to_numpy(dtype="float64", na_value=np.nan)
+        if kind == "b" or not (numbers < 0).any():
+            return numbers
+    # Text, dates, negative numbers: the general path (it also words the errors).
+    return _numeric_column(accounts, column).to_numpy(dtype="float64")
+
+
+def ascii_digit_count(text) -> np.ndarray:
+    """Number of digits (regex \\d, Unicode-aware as in pandas' `str.count`) in each string,
+    NaN when missing. ASCII strings are counted from their UTF-8 bytes (0x30-0x39 encode only
+    the digits 0-9); Python's regex only runs on the rare strings with other characters."""
+    array = _large_string_array(text)
+    offsets = np.frombuffer(array.buffers()[1], dtype="int64")[array.offset:
+                                                               array.offset + len(array) + 1]
+    data = array.buffers()[2]
+    raw = (np.frombuffer(data, dtype="uint8") if data is not None
+           else np.zeros(0, dtype="uint8"))[: offsets[-1] if len(offsets) else 0]
+    is_digit = (raw >= 0x30) & (raw <= 0x39)
+    before = np.concatenate(([0], np.cumsum(is_digit, dtype="int64")))
+    digits = (before[offsets[1:]] - before[offsets[:-1]]).astype("float64")
+    wide_before = np.concatenate(([0], np.cumsum(raw >= 0x80, dtype="int64")))
+    non_ascii = np.flatnonzero(wide_before[offsets[1:]] > wide_before[offsets[:-1]])
+    if len(non_ascii):
+        texts = array.take(pa.array(non_ascii)).to_pylist()
+        digits[non_ascii] = [len(_DIGIT.findall(text)) for text in texts]
+    if array.null_count:
+        digits[array.is_null().to_numpy(zero_copy_only=False)] = np.nan
+    return digits
+
+
+_DIGIT = re.compile(r"\d")
+
+
+def _large_string_array(text) -> pa.Array:
+    array = pa.array(text, from_pandas=True)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if array.type == pa.null():
+        return pa.nulls(len(array), type=pa.large_string())
+    return array.cast(pa.large_string()) if array.type != pa.large_string() else array
+
+
+def _username_length_and_digits(username: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(characters, digits) of each username as str (as `str.len()` / `str.count(r"\\d")`
+    count them), NaN where the username is missing."""
+    names = username if isinstance(username.dtype, pd.StringDtype) else username.astype("str")
+    array = _large_string_array(names)
+    length = pc.utf8_length(array).to_numpy(zero_copy_only=False).astype("float64")
+    digits = ascii_digit_count(array)
+    missing = username.isna().to_numpy()
+    length[missing] = np.nan
+    digits[missing] = np.nan
+    return length, digits
+
+
+def _feature_matrix(accounts: pd.DataFrame) -> np.ndarray:
+    """Rows x FEATURE_NAMES float64 matrix (see `follower_account_features`)."""
+    n = len(accounts)
+    followers = _numeric_values(accounts, "followers")
+    following = _numeric_values(accounts, "following")
+    posts = _numeric_values(accounts, "posts_count")
+
+    length = _numeric_values(accounts, "username_length")
+    digits = _numeric_values(accounts, "username_digit_count")
+    ratio = _numeric_values(accounts, "username_digit_ratio")
+    if "username" in accounts.columns:
+        username = accounts["username"]
+        has_name = username.notna().to_numpy()
+        name_length, name_digits = _username_length_and_digits(username)
+        length = np.where(has_name, name_length, length)
+        digits = np.where(has_name, name_digits, digits)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        derived_ratio = digits / np.where(length > 0, length, np.nan)
+        ratio = np.where(np.isnan(derived_ratio), ratio, derived_ratio)
+        # log1p both sides: defined for zero counts, symmetric in the two directions.
+        log_following_to_followers = np.log1p(following) - np.log1p(followers)
+        log_posts_to_followers = np.log1p(posts) - np.log1p(followers)
+
+    columns = {
+        "followers": followers,
+        "following": following,
+        "posts_count": posts,
+        "log_following_to_followers": log_following_to_followers,
+        "log_posts_to_followers": log_posts_to_followers,
+        "has_profile_pic": _numeric_values(accounts, "has_profile_pic"),
+        "is_private": _numeric_values(accounts, "is_private"),
+        "bio_length": _numeric_values(accounts, "bio_length"),
+        "has_external_url": _numeric_values(accounts, "has_external_url"),
+        "username_length": length,
+        "username_digit_count": digits,
+        "username_digit_ratio": ratio,
+    }
+    matrix = np.empty((n, len(FEATURE_NAMES)))
+    for position, name in enumerate(FEATURE_NAMES):
+        matrix[:, position] = columns[name]
+    return matrix
+
+
 def follower_account_features(accounts: pd.DataFrame) -> pd.DataFrame:
     """Numeric features of follower accounts (all float64, NaN where a field is missing).
 
@@ -95,40 +206,8 @@ def follower_account_features(accounts: pd.DataFrame) -> pd.DataFrame:
     `username_length` / `username_digit_count` / `username_digit_ratio` columns (labelled data
     sets publish those instead of names).
     """
-    followers = _numeric_column(accounts, "followers")
-    following = _numeric_column(accounts, "following")
-    posts = _numeric_column(accounts, "posts_count")
-
-    length = _numeric_column(accounts, "username_length")
-    digits = _numeric_column(accounts, "username_digit_count")
-    ratio = _numeric_column(accounts, "username_digit_ratio")
-    if "username" in accounts.columns:
-        names = accounts["username"].astype("str")
-        has_name = accounts["username"].notna()
-        length = length.mask(has_name, names.str.len().astype("float64"))
-        digits = digits.mask(has_name, names.str.count(r"\d").astype("float64"))
-    derived_ratio = digits / length.where(length > 0)
-    ratio = derived_ratio.where(derived_ratio.notna(), ratio)
-
-    features = pd.DataFrame(
-        {
-            "followers": followers,
-            "following": following,
-            "posts_count": posts,
-            # log1p both sides: defined for zero counts, symmetric in the two directions.
-            "log_following_to_followers": np.log1p(following) - np.log1p(followers),
-            "log_posts_to_followers": np.log1p(posts) - np.log1p(followers),
-            "has_profile_pic": _numeric_column(accounts, "has_profile_pic"),
-            "is_private": _numeric_column(accounts, "is_private"),
-            "bio_length": _numeric_column(accounts, "bio_length"),
-            "has_external_url": _numeric_column(accounts, "has_external_url"),
-            "username_length": length,
-            "username_digit_count": digits,
-            "username_digit_ratio": ratio,
-        },
-        index=accounts.index,
-    )
-    return features.astype("float64")[list(FEATURE_NAMES)]
+    return pd.DataFrame(_feature_matrix(accounts), index=accounts.index,
+                        columns=pd.Index(FEATURE_NAMES))
 
 
 def _mask_optional_fields(features: pd.DataFrame, probability: float,
@@ -270,7 +349,11 @@ class FollowerAccountClassifier(ClassifierMixin, BaseEstimator):
             raise RuntimeError("FollowerAccountClassifier is not fitted; call fit first")
         if len(accounts) == 0:
             return np.empty(0, dtype="float64")
-        return self.booster_.predict(follower_account_features(accounts)).astype("float64")
+        # One thread, as in training: with a few hundred rows, OpenMP's start-up and
+        # spin-waiting on a loaded machine cost more than the trees (same predictions).
+        return self.booster_.predict(_feature_matrix(accounts),
+                                     num_threads=getattr(self, "n_jobs", 1)
+                                     ).astype("float64")
 
     def predict_proba(self, accounts: pd.DataFrame) -> np.ndarray:
         p_fake = self.predict_fake_proba(accounts)
@@ -292,16 +375,14 @@ def classify_accounts(accounts: pd.DataFrame, p_fake, threshold: float = 0.5) ->
     p_fake = np.asarray(p_fake, dtype="float64")
     if p_fake.shape != (len(accounts),):
         raise ValueError(f"p_fake has shape {p_fake.shape}; expected ({len(accounts)},)")
-    followers = _numeric_column(accounts, "followers").to_numpy()
-    following = _numeric_column(accounts, "following").to_numpy()
-    with np.errstate(invalid="ignore"):
-        classes = np.select(
-            [p_fake >= threshold, followers > INFLUENCER_MIN_FOLLOWERS,
-             following > MASS_FOLLOWER_MIN_FOLLOWING],
-            [AUDIENCE_CLASS_SUSPICIOUS, "influencer", "mass_follower"],
-            default="real",
-        )
-    return classes.astype(object)
+    followers = _numeric_values(accounts, "followers")
+    following = _numeric_values(accounts, "following")
+    classes = np.full(len(p_fake), "real", dtype=object)
+    # Lowest priority first, so that each later rule overrides the earlier ones.
+    classes[following > MASS_FOLLOWER_MIN_FOLLOWING] = "mass_follower"
+    classes[followers > INFLUENCER_MIN_FOLLOWERS] = "influencer"
+    classes[p_fake >= threshold] = AUDIENCE_CLASS_SUSPICIOUS
+    return classes
 
 
 def fake_share_interval(n_flagged, n_total, sensitivity, specificity,
@@ -322,7 +403,7 @@ def fake_share_interval(n_flagged, n_total, sensitivity, specificity,
                                                     specificity)))
     if np.any(n_flagged < 0) or np.any(n_flagged > n_total):
         raise ValueError("n_flagged must be between 0 and n_total")
-    z = norm.ppf(0.5 + confidence / 2)
+    z = _two_sided_z(confidence)
     with np.errstate(invalid="ignore", divide="ignore"):
         q = n_flagged / n_total
         denominator = 1 + z**2 / n_total
@@ -338,6 +419,12 @@ def fake_share_interval(n_flagged, n_total, sensitivity, specificity,
         low = np.where(informative, corrected(centre - half_width), 0.0)
         high = np.where(informative, corrected(centre + half_width), 1.0)
     return share, low, high
+
+
+@functools.lru_cache(maxsize=64)
+def _two_sided_z(confidence: float) -> float:
+    """Normal quantile of a two-sided `confidence` interval (scipy's ppf has ~50 us overhead)."""
+    return float(norm.ppf(0.5 + confidence / 2))
 
 
 def estimate_fake_share(p_fake, sensitivity: float, specificity: float,

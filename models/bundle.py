@@ -1,0 +1,304 @@
+"""ScoringBundle: the fitted feature pipeline, follower-account classifier, fake-follower risk
+model and conversion model, scored together.
+
+`score(ds, campaign_id=None, collaborations=None, explain=False, top_n=5) -> Scores`:
+- without a campaign: one row per creator of `ds` (features from all the creator's data);
+- with a campaign and planned `collaborations` (campaign_id, creator_id, compensation, cost;
+  outcome columns ignored): those pairs, with features as of the campaign's start date;
+- with a campaign and no collaborations: every creator of `ds`, compensation "fixed" and cost
+  unknown (so ROI is NaN);
+- with collaborations and no campaign: every given pair.
+
+Money: expected_revenue = expected_conversions * revenue per conversion, where revenue per
+conversion is the campaign's product_price (average order value), or, when the campaign has
+none, the median realised revenue per conversion of the training collaborations. ROI =
+expected revenue / cost (NaN when the cost is unknown or 0). Their intervals are the conversion
+interval times the same (known) price and divided by the same (known) cost.
+
+Conversion inputs: the collaboration features plus two derived columns, `predicted_fake_share`
+(the risk model's fake share as of the campaign start) and `estimated_real_followers` =
+followers * (1 - predicted_fake_share), the pre-campaign exposure used as the Poisson offset.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from data.contract import NICHES
+from data.dataset import Dataset
+from models import explain as explain_module
+from models.conversion import FeatureMatrix
+
+EXPOSURE_FEATURE = "estimated_real_followers"
+PREDICTED_FAKE_SHARE = "predicted_fake_share"
+DERIVED_LABELS = {
+    EXPOSURE_FEATURE: ("Estimated real followers (followers x (1 - fake share))", "authenticity",
+                       "accounts"),
+    PREDICTED_FAKE_SHARE: ("Estimated fake follower share (risk model)", "authenticity",
+                           "share"),
+}
+NICHE_SHARE_COLUMNS = tuple(f"niche_share_{n}" for n in NICHES)
+TOP_NICHES = 3
+RISK_COLUMNS = ("fake_follower_risk", "fake_share", "fake_share_low", "fake_share_high",
+                "audience_quality")
+CONVERSION_COLUMNS = ("expected_conversions", "expected_conversions_low",
+                      "expected_conversions_high")
+
+
+@dataclass
+class Scores:
+    """Scores.table: one row per scored (campaign, creator); explanations keyed by
+    (campaign_id or None, creator_id), each a list of dicts (model, feature, label, family,
+    value, contribution, direction, text, ...)."""
+
+    table: pd.DataFrame
+    explanations: dict = field(default_factory=dict)
+
+
+def derived_features(followers: np.ndarray, fake_share: np.ndarray) -> dict[str, np.ndarray]:
+    """predicted_fake_share and estimated_real_followers = followers * (1 - fake share)."""
+    return {PREDICTED_FAKE_SHARE: fake_share,
+            EXPOSURE_FEATURE: followers * (1.0 - np.nan_to_num(fake_share, nan=0.0))}
+
+
+def add_derived_features(X: pd.DataFrame, fake_share: np.ndarray) -> pd.DataFrame:
+    """Collaboration features + predicted_fake_share + estimated_real_followers."""
+    derived = pd.DataFrame(derived_features(X["followers"].to_numpy(dtype="float64"),
+                                            np.asarray(fake_share, dtype="float64")),
+                           index=X.index)
+    return pd.concat([X, derived], axis=1)
+
+
+def _top_niches(matrix: FeatureMatrix) -> np.ndarray:
+    shares = np.column_stack([matrix.column(c) for c in NICHE_SHARE_COLUMNS])
+    filled = np.nan_to_num(shares, nan=-1.0)
+    order = np.argsort(-filled, axis=1, kind="stable")[:, :TOP_NICHES]
+    names = np.asarray(NICHES, dtype=object)
+    out = np.empty(len(matrix), dtype=object)
+    for i in range(len(matrix)):  # at most TOP_NICHES string joins per row
+        parts = [f"{names[j]}:{shares[i, j]:.2f}" for j in order[i] if filled[i, j] > 0]
+        out[i] = ";".join(parts) if parts else None
+    return out
+
+
+class ScoringBundle:
+    """Everything needed to score: fitted pipeline and models, plus version metadata.
+
+    Parameters
+    ----------
+    pipeline : fitted features.FeaturePipeline (its follower scorer is the follower classifier).
+    follower_classifier : fitted models.follower_account.FollowerAccountClassifier (or None).
+    risk_model : fitted models.fake_risk.FakeFollowerRiskModel.
+    conversion_model : fitted models.conversion.ConversionModel (trained on
+        collaboration features + derived columns, see module docstring).
+    revenue_per_conversion : fallback revenue per conversion when a campaign has no price.
+    model_version, feature_version : reported in every scored row.
+    num_threads : LightGBM prediction threads (1 keeps single-creator latency low).
+    """
+
+    def __init__(self, pipeline, follower_classifier, risk_model, conversion_model,
+                 revenue_per_conversion: float = float("nan"),
+                 model_version: str = "unregistered", feature_version: str | None = None,
+                 num_threads: int = 1, metadata: dict | None = None):
+        self.pipeline = pipeline
+        self.follower_classifier = follower_classifier
+        self.risk_model = risk_model
+        self.conversion_model = conversion_model
+        self.revenue_per_conversion = revenue_per_conversion
+        self.model_version = model_version
+        self.feature_version = feature_version
+        self.num_threads = num_threads
+        self.metadata = metadata or {}
+
+    # -- matrix-level predictions (also the pyfunc face) -----------------------------------
+    def predict_risk(self, X) -> pd.DataFrame:
+        return self.risk_model.predict(X, num_threads=self.num_threads)
+
+    def conversion_matrix(self, X, fake_share: np.ndarray) -> FeatureMatrix:
+        matrix = FeatureMatrix.of(X)
+        return matrix.with_columns(derived_features(matrix.column("followers"), fake_share))
+
+    def predict_matrix(self, X: pd.DataFrame) -> pd.DataFrame:
+        """All-float64 feature matrix (collaboration features; creator features alone give NaN
+        conversions) -> float64 predictions. This is the registered pyfunc's predict."""
+        matrix = FeatureMatrix.of(X)
+        risk = self.risk_model.predict_arrays(matrix, num_threads=self.num_threads)
+        out = {c: np.asarray(risk[c], dtype="float64") for c in RISK_COLUMNS}
+        if all(c in matrix for c in self.pipeline.collaboration_feature_names_):
+            conv = self.conversion_matrix(matrix, risk["fake_share"])
+            mean, low, high = self.conversion_model.predict_interval(
+                conv, num_threads=self.num_threads)
+        else:
+            mean = low = high = np.full(len(matrix), np.nan)
+        out.update(expected_conversions=mean, expected_conversions_low=low,
+                   expected_conversions_high=high)
+        return pd.DataFrame(out)
+
+    # -- scoring ---------------------------------------------------------------------------
+    def planned_collaborations(self, ds: Dataset, campaign_id: str | None,
+                               collaborations: pd.DataFrame | None) -> pd.DataFrame | None:
+        """The (campaign_id, creator_id, compensation, cost) rows `score` scores, or None when
+        scoring creators without a campaign (see the module docstring)."""
+        return self._planned(ds, campaign_id, collaborations)
+
+    def _planned(self, ds: Dataset, campaign_id: str | None,
+                 collaborations: pd.DataFrame | None) -> pd.DataFrame | None:
+        if campaign_id is None and collaborations is None:
+            return None
+        if ds.campaigns is None:
+            raise ValueError("scoring for a campaign needs the campaigns table")
+        if campaign_id is not None and not (ds.campaigns["campaign_id"] == campaign_id).any():
+            raise ValueError(f"campaign_id {campaign_id!r} is not in the campaigns table")
+        if collaborations is None:
+            return pd.DataFrame({
+                "campaign_id": pd.Series([campaign_id] * len(ds.creators), dtype="str"),
+                "creator_id": ds.creators["creator_id"].to_numpy(),
+                "compensation": pd.Series(["fixed"] * len(ds.creators), dtype="str"),
+                "cost": np.full(len(ds.creators), np.nan),
+            })
+        missing = [c for c in ("campaign_id", "creator_id") if c not in collaborations.columns]
+        if missing:
+            raise ValueError(f"collaborations: missing column(s) {missing}")
+        planned = collaborations
+        if campaign_id is not None:
+            planned = planned[planned["campaign_id"] == campaign_id]
+            if planned.empty:
+                raise ValueError(f"collaborations has no row for campaign_id {campaign_id!r}")
+        planned = planned.copy()
+        if "compensation" not in planned.columns:
+            planned["compensation"] = "fixed"
+        planned["compensation"] = planned["compensation"].fillna("fixed")
+        if "cost" not in planned.columns:
+            planned["cost"] = np.nan
+        planned["cost"] = pd.to_numeric(planned["cost"], errors="coerce").astype("float64")
+        # Outcome columns are never inputs.
+        return planned[["campaign_id", "creator_id", "compensation", "cost"]].reset_index(
+            drop=True)
+
+    def _revenue_per_conversion(self, ds: Dataset, campaign_ids: np.ndarray) -> np.ndarray:
+        prices = ds.campaigns.set_index("campaign_id")["product_price"]
+        price = prices.reindex(campaign_ids).to_numpy(dtype="float64")
+        return np.where(np.isfinite(price) & (price > 0), price, self.revenue_per_conversion)
+
+    def score(self, ds: Dataset, campaign_id: str | None = None,
+              collaborations: pd.DataFrame | None = None, explain: bool = False,
+              top_n: int = 5) -> Scores:
+        """Score creators (no campaign) or (campaign, creator) pairs; see the module docstring."""
+        planned = self._planned(ds, campaign_id, collaborations)
+        if planned is None:
+            X = self.pipeline.transform_creators(ds)
+        else:
+            X = self.pipeline.transform_collaborations(ds, planned)
+        return self.score_features(ds, X, planned, explain=explain, top_n=top_n)
+
+    def score_features(self, ds: Dataset, X: pd.DataFrame, planned: pd.DataFrame | None,
+                       explain: bool = False, top_n: int = 5) -> Scores:
+        """Scores from features already computed by this bundle's pipeline: creator features
+        (planned None) or collaboration features of `planned` (same rows, same order)."""
+        n = len(X)
+        if planned is None:
+            creator_ids = X.index.to_numpy(dtype=object)
+            campaign_ids = np.full(n, None, dtype=object)
+        else:
+            campaign_ids = X.index.get_level_values("campaign_id").to_numpy(dtype=object)
+            creator_ids = X.index.get_level_values("creator_id").to_numpy(dtype=object)
+        matrix = FeatureMatrix.of(X)
+        risk = self.risk_model.predict_arrays(matrix, num_threads=self.num_threads)
+        # Built as one dict of arrays and turned into a frame once: inserting columns one by
+        # one costs ~1 ms each with pandas 3.
+        columns: dict[str, object] = {
+            "creator_id": pd.array(creator_ids, dtype="str"),
+            "campaign_id": pd.array(campaign_ids, dtype="str"),
+            "engagement_rate": matrix.column("engagement_rate_median"),
+            "engagement_percentile": matrix.column("engagement_rate_median_cohort_percentile"),
+            "cohort_size": matrix.column("cohort_size"),
+        }
+        columns.update(risk)
+        columns["verdict"] = pd.array(risk["verdict"], dtype="str")
+        columns["niche_fit"] = (matrix.column("campaign_niche_share") if planned is not None
+                                else np.full(n, np.nan))
+        columns["top_niches"] = pd.array(_top_niches(matrix), dtype="str")
+        conv = None
+        if planned is not None:
+            conv = self.conversion_matrix(matrix, risk["fake_share"])
+            mean, low, high = self.conversion_model.predict_interval(
+                conv, num_threads=self.num_threads)
+            value = self._revenue_per_conversion(ds, campaign_ids)
+            cost = planned["cost"].to_numpy(dtype="float64")
+            columns["compensation"] = pd.array(planned["compensation"].to_numpy(), dtype="str")
+            columns["cost"] = cost
+            columns["revenue_per_conversion"] = value
+            money = {"expected_conversions": (mean, low, high)}
+            money["expected_revenue"] = tuple(c * value for c in money["expected_conversions"])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                money["predicted_roi"] = tuple(np.where(cost > 0, r / cost, np.nan)
+                                               for r in money["expected_revenue"])
+        else:
+            columns["compensation"] = pd.array([None] * n, dtype="str")
+            columns["cost"] = np.full(n, np.nan)
+            columns["revenue_per_conversion"] = np.full(n, np.nan)
+            money = {name: (np.full(n, np.nan),) * 3 for name in (
+                "expected_conversions", "expected_revenue", "predicted_roi")}
+        for name, (point, low_bound, high_bound) in money.items():
+            columns[name] = point
+            columns[f"{name}_low"] = low_bound
+            columns[f"{name}_high"] = high_bound
+        columns["model_version"] = pd.array([self.model_version] * n, dtype="str")
+        columns["feature_version"] = pd.array([self.feature_version] * n, dtype="str")
+        table = pd.DataFrame(columns)
+        explanations = (self.explain(matrix, conv, campaign_ids, creator_ids, top_n)
+                        if explain else {})
+        return Scores(table=table, explanations=explanations)
+
+    # -- explanations ----------------------------------------------------------------------
+    def explain(self, X, conv: FeatureMatrix | None, campaign_ids, creator_ids,
+                top_n: int = 5) -> dict:
+        """Per (campaign_id or None, creator_id): top contributions of each model."""
+        risk_X = FeatureMatrix.of(X).frame(self.risk_model.feature_names_)
+        per_model = []
+        if self.risk_model.bought_booster_ is not None:
+            per_model.append(explain_module.explain_rows(
+                self.risk_model.bought_booster_, risk_X, "bought_followers", "probability",
+                top_n, self.num_threads))
+        if self.risk_model.share_booster_ is not None:
+            per_model.append(explain_module.explain_rows(
+                self.risk_model.share_booster_, risk_X, "fake_share", "share", top_n,
+                self.num_threads))
+        if conv is not None:
+            model = self.conversion_model
+            conv_X = conv.frame(model.feature_names_)
+            per_model.append(explain_module.explain_rows(
+                model.booster_, conv_X, "conversions", "count", top_n, self.num_threads,
+                labels=DERIVED_LABELS))
+            per_model.append(self._exposure_items(conv_X))
+        result = {}
+        for i, (campaign, creator) in enumerate(zip(campaign_ids, creator_ids, strict=True)):
+            key = (None if campaign is None or (isinstance(campaign, float) and np.isnan(campaign))
+                   else campaign, creator)
+            result[key] = [item for items in per_model for item in items[i]]
+        return result
+
+    def _exposure_items(self, conv_X: pd.DataFrame) -> list[list[dict]]:
+        """The exposure offset as an explanation: multiplier vs the typical training exposure."""
+        model = self.conversion_model
+        if model.exposure_feature is None:
+            return [[] for _ in range(len(conv_X))]
+        multiplier = np.exp(model.log_exposure(conv_X) - model.log_exposure_reference_)
+        label, family, unit = DERIVED_LABELS.get(model.exposure_feature,
+                                                 (model.exposure_feature, "authenticity", ""))
+        values = conv_X[model.exposure_feature].to_numpy(dtype="float64")
+        items = []
+        for value, m in zip(values, multiplier, strict=True):
+            shown = "missing" if np.isnan(value) else f"{value:,.0f}"
+            items.append([{
+                "model": "conversions", "feature": f"{model.exposure_feature} (exposure)",
+                "label": f"{label}: exposure", "family": family,
+                "value": None if np.isnan(value) else float(value), "contribution": float(m),
+                "raw_contribution": float(np.log(m)), "unit": "multiplier",
+                "direction": "up" if m >= 1 else "down", "family_contribution": float(m),
+                "text": f"{label} = {shown} multiplies expected conversions by {m:.2f} "
+                        "relative to a typical creator's exposure",
+            }])
+        return items

@@ -1,0 +1,77 @@
+import mlflow
+import pytest
+
+from tests.training.small_world import small_train_result
+from training import registry, tracking
+
+
+@pytest.fixture()
+def store(mlflow_store):
+    return mlflow_store
+
+
+def _register_versions(uri, n):
+    bundle = small_train_result().bundle
+    example = small_train_result().feature_frames["test"][
+        bundle.pipeline.collaboration_feature_names_].head(3)
+    experiment = tracking.ensure_experiment(uri)
+    versions = []
+    for _ in range(n):
+        with mlflow.start_run(experiment_id=experiment) as run:
+            info = registry.log_bundle(bundle, example)
+        versions.append(registry.register(info.model_uri, run.info.run_id).version)
+    return versions
+
+
+def test_tracking_uri_resolution(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert tracking.resolve_tracking_uri().endswith("mlruns/mlflow.db")
+    assert tracking.resolve_tracking_uri().startswith("sqlite:///")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:////x/y.db")
+    assert tracking.resolve_tracking_uri() == "sqlite:////x/y.db"
+    assert tracking.artifact_root_for("sqlite:////x/y.db") == "file:///x/artifacts"
+    with pytest.raises(ValueError, match="file store"):
+        tracking.artifact_root_for("./mlruns")
+
+
+def test_no_champion_is_a_clear_error(store):
+    with pytest.raises(registry.RegistryError, match="creatorscore train"):
+        registry.load_champion()
+    with pytest.raises(registry.RegistryError):
+        registry.rollback()
+
+
+def test_promote_rollback_and_aliases(store):
+    v1, v2, v3 = _register_versions(store, 3)
+    assert registry.get_alias(registry.CHAMPION) is None  # registering moves no alias
+    registry.promote(v1, reason="first")
+    registry.promote(v2, reason="better")
+    registry.set_challenger(v3)
+    assert registry.get_alias(registry.CHAMPION).version == v2
+    assert registry.get_alias(registry.CHALLENGER).version == v3
+
+    bundle, info = registry.load_champion()
+    assert info.version == v2 and bundle.model_version == f"creatorscore/{v2}"
+    assert hasattr(bundle, "score")
+    pyfunc = mlflow.pyfunc.load_model(f"models:/creatorscore@{registry.CHAMPION}")
+    example = small_train_result().feature_frames["test"][
+        bundle.pipeline.collaboration_feature_names_].head(4)
+    predicted = pyfunc.predict(example)
+    assert (predicted.dtypes == "float64").all() and len(predicted) == 4
+    assert predicted["expected_conversions"].notna().all()
+    schema = pyfunc.metadata.get_input_schema()
+    assert {t.name for t in schema.input_types()} == {"double"}  # all-float64 signature
+
+    old, restored = registry.rollback()
+    assert (old.version, restored.version) == (v2, v1)
+    assert registry.get_alias(registry.CHAMPION).version == v1
+    history = registry.champion_history()
+    assert [h["version"] for h in history] == [v1]
+    assert "restored_at" in history[-1]
+    client = mlflow.MlflowClient()
+    assert "rolled_back_at" in client.get_model_version("creatorscore", v2).tags
+    with pytest.raises(registry.RegistryError, match="no previous champion"):
+        registry.rollback()
+    with pytest.raises(registry.RegistryError, match="no version"):
+        registry.promote("99")
+    assert registry.get_alias(registry.CHAMPION).version == v1  # failures change nothing
