@@ -127,6 +127,9 @@ def train(
 
     with _user_errors(), _progress("train") as step:
         outcome = run_train(data, _config(seed, rounds, threads), progress=step)
+    note = outcome.result.follower_info.get("training_note")
+    if note:
+        console.print(f"Follower-account classifier trained on: {note}")
     console.print(_metrics_table("Test campaigns (latest), model vs baselines",
                                  outcome.result.metrics))
     console.print(f"Run {outcome.run_id} registered as [bold]{outcome.version.model_version}"
