@@ -4,6 +4,12 @@
 (serving.schemas); a request it cannot answer raises `serving.errors.RequestError` (4xx).
 Scores come from `ScoringBundle.score`, the code path of `creatorscore score`, on the Dataset
 the request converts to (serving.convert): the service and the CLI give the same numbers.
+
+Each route has two faces: `*_payload` returns the answer as plain JSON-ready dicts (what the
+service encodes, in one `pydantic_core.to_json` call), and `score` / `rank` / `audit` /
+`model_info` return the same answer as a response model. Validating a response model costs
+about as much as building the answer, so the service skips it; the tests check both faces
+give the same JSON (serving.schemas stays the documented shape).
 """
 from __future__ import annotations
 
@@ -64,6 +70,12 @@ class ScoringEngine:
     def score(self, creators: Sequence, campaign: dict | None = None,
               collaborations: Sequence[dict] | None = None, explain: bool = True,
               top_n: int = 5) -> ScoreResponse:
+        return ScoreResponse.model_validate(self.score_payload(
+            creators, campaign, collaborations, explain=explain, top_n=top_n))
+
+    def score_payload(self, creators: Sequence, campaign: dict | None = None,
+                      collaborations: Sequence[dict] | None = None, explain: bool = True,
+                      top_n: int = 5) -> dict:
         _check_top_n(top_n)
         data = _plan_every_creator(build_request_data(creators, campaign, collaborations,
                                                       self.config))
@@ -74,14 +86,14 @@ class ScoringEngine:
             "creators": responses.creator_scores(scores, features, data.dataset,
                                                  order=data.creator_ids, explain=explain),
         }
-        return ScoreResponse.model_validate(payload)
+        return payload
 
     def _score(self, data: RequestData, explain: bool, top_n: int):
         """(features, planned collaborations or None, Scores): `ScoringBundle.score` in its
         three steps, so the features stay available for the answer and for re-use."""
         bundle = self.bundle
         try:
-            planned = bundle._planned(data.dataset, data.campaign_id,
+            planned = bundle.planned_collaborations(data.dataset, data.campaign_id,
                                       data.dataset.collaborations)
         except ValueError as error:  # inconsistent campaign / collaborations
             raise RequestError(422, "invalid request",
@@ -99,6 +111,13 @@ class ScoringEngine:
     def rank(self, creators: Sequence, campaign: dict, collaborations: Sequence[dict],
              budget: float, top_k: int = 10, objective: str = "roi",
              top_n: int = 5) -> RankResponse:
+        return RankResponse.model_validate(self.rank_payload(
+            creators, campaign, collaborations, budget=budget, top_k=top_k,
+            objective=objective, top_n=top_n))
+
+    def rank_payload(self, creators: Sequence, campaign: dict, collaborations: Sequence[dict],
+                     budget: float, top_k: int = 10, objective: str = "roi",
+                     top_n: int = 5) -> dict:
         _check_top_n(top_n)
         detail = []
         if not 1 <= top_k <= self.config.max_top_k:
@@ -157,11 +176,14 @@ class ScoringEngine:
             "top": responses.creator_scores(explained, features.iloc[top], data.dataset,
                                             order=top_ids, explain=True),
         }
-        return RankResponse.model_validate(payload)
+        return payload
 
     # ------------------------------------------------------------------ /audit_followers
 
     def audit(self, accounts: Sequence[dict]) -> AuditResponse:
+        return AuditResponse.model_validate(self.audit_payload(accounts))
+
+    def audit_payload(self, accounts: Sequence[dict]) -> dict:
         from features.audience import FAKE_SHARE_CONFIDENCE, FLAG_THRESHOLD
         from models.follower_account import classify_accounts, estimate_fake_share
 
@@ -192,7 +214,7 @@ class ScoringEngine:
             "class_shares": {str(name): float(count / len(frame))
                              for name, count in zip(class_names, counts, strict=True)},
         }
-        return AuditResponse.model_validate(payload)
+        return payload
 
     # ------------------------------------------------------------------ /model_info
 

@@ -53,7 +53,14 @@ def _column(frame: pd.DataFrame, name: str, rows: np.ndarray) -> list:
     if name not in frame.columns:
         return [None] * len(rows)
     values = frame[name].to_numpy(dtype="float64", na_value=np.nan)[rows]
-    return [v if math.isfinite(v) else None for v in values.tolist()]
+    return _floats_or_none(values)
+
+
+def _floats_or_none(values: np.ndarray) -> list:
+    """Python floats, None where not finite (no Python call per value)."""
+    out = values.astype(object)
+    out[~np.isfinite(values)] = None
+    return out.tolist()
 
 
 def _text_column(frame: pd.DataFrame, name: str, rows: np.ndarray) -> list:
@@ -197,6 +204,8 @@ def creator_scores(scores, features: pd.DataFrame, dataset, order: Sequence[str]
                 "predicted_roi": _interval(get["predicted_roi"], get["predicted_roi_low"],
                                            get["predicted_roi_high"], i),
             }
+        # Present (null) without explanations, as the response model serialises it.
+        item["explanations"] = None
         if explain:
             key = (campaign_id, str(creator_id))
             item["explanations"] = group_explanations(scores.explanations.get(key, []))

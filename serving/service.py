@@ -15,9 +15,10 @@ import os
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 
 import bentoml  # noqa: E402  (after opting out of BentoML's usage tracking)
+from pydantic_core import to_json  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 from starlette.requests import Request  # noqa: E402
-from starlette.responses import JSONResponse  # noqa: E402
+from starlette.responses import JSONResponse, Response  # noqa: E402
 from starlette.routing import Route  # noqa: E402
 
 from serving.config import DEFAULT_PORT, ServingConfig  # noqa: E402
@@ -40,11 +41,18 @@ logger = logging.getLogger(__name__)
 
 
 def _answer(call):
-    """Run an engine call; a RequestError becomes its 4xx JSON answer."""
+    """Run an engine call; a RequestError becomes its 4xx JSON answer.
+
+    The engine's `*_payload` answers are plain dicts of the response models' shape (see
+    serving.engine), encoded here in one pass in Rust: validating them into the response
+    models first and dumping those would cost as much again as building them."""
     try:
-        return call()
+        payload = call()
     except RequestError as error:
         return JSONResponse(error.body(), status_code=error.status)
+    if isinstance(payload, dict):
+        return Response(to_json(payload), media_type="application/json")
+    return payload
 
 
 @bentoml.service(
@@ -76,7 +84,7 @@ class CreatorScore:
     ) -> ScoreResponse:
         """Score 1..N creators (contract records); with a campaign, their expected conversions,
         revenue and ROI. `explain` adds each model's top `top_n` contributions."""
-        return _answer(lambda: self.engine.score(creators, campaign, collaborations,
+        return _answer(lambda: self.engine.score_payload(creators, campaign, collaborations,
                                                  explain=explain, top_n=top_n))
 
     @bentoml.api(route="/rank")
@@ -92,7 +100,7 @@ class CreatorScore:
     ) -> RankResponse:
         """Rank candidates for a campaign by `objective`, choose the best selection within
         `budget` (see serving.ranking) and explain the `top_k` best candidates."""
-        return _answer(lambda: self.engine.rank(
+        return _answer(lambda: self.engine.rank_payload(
             creators, campaign, collaborations, budget=budget, top_k=top_k,
             objective=objective, top_n=top_n))
 
@@ -100,7 +108,7 @@ class CreatorScore:
     def audit_followers(self, accounts: list[AudienceAccount]) -> AuditResponse:  # type: ignore[valid-type]
         """Per follower account: probability of being fake and audience class; the sample's
         fake share with its interval."""
-        return _answer(lambda: self.engine.audit(accounts))
+        return _answer(lambda: self.engine.audit_payload(accounts))
 
     @bentoml.api(route="/model_info")
     def model_info(self) -> ModelInfo:
