@@ -6,15 +6,21 @@ their values, and what was expected.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from data.contract import TABLES, Column, Table
 from data.dataset import Dataset
 
 MAX_EXAMPLES = 5
+# Up to this many rows, uniqueness and references are checked with Python sets on the coerced
+# values: a scoring request's tables are this small, and pandas' fixed cost per call would
+# dominate. Larger tables go through pandas (same results).
+SMALL_TABLE_ROWS = 2_000
 _TRUE = {"true", "1", "t", "yes", "y", "1.0"}
 _FALSE = {"false", "0", "f", "no", "n", "0.0"}
 
@@ -211,8 +217,11 @@ def _coerce_time(raw: pd.Series, is_date: bool) -> tuple[np.ndarray, np.ndarray]
                  (None if _is_missing(v) else _NO_VALUE) for v in raw.to_numpy(object)]
         bad = np.fromiter((v is _NO_VALUE for v in texts), dtype=bool, count=len(texts))
         present = np.array([v if isinstance(v, str) else None for v in texts], dtype=object)
-        parsed = pd.to_datetime(present, errors="coerce", utc=True, format="ISO8601")
-        times = parsed.tz_localize(None).to_numpy("datetime64[ns]")
+        times = _parse_plain_iso(present)
+        if times is None:
+            parsed = pd.to_datetime(present, errors="coerce", utc=True, format="ISO8601")
+            # A copy: without a unit conversion pandas hands out its read-only buffer.
+            times = parsed.tz_localize(None).to_numpy("datetime64[ns]", copy=True)
         bad |= np.fromiter((isinstance(v, str) for v in texts), dtype=bool,
                            count=len(texts)) & np.isnat(times)
         times[bad] = np.datetime64("NaT")
@@ -221,8 +230,31 @@ def _coerce_time(raw: pd.Series, is_date: bool) -> tuple[np.ndarray, np.ndarray]
     return times, bad
 
 
+# Dates and timestamps without a UTC offset, in the forms numpy parses exactly like pandas'
+# ISO 8601 parser (years 1700-2199 stay inside datetime64[ns]).
+_PLAIN_ISO = re.compile(
+    r"(1[7-9]|2[01])\d\d-[01]\d-[0-3]\d"
+    r"([T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?)?)?")
+
+
+def _parse_plain_iso(texts: np.ndarray) -> np.ndarray | None:
+    """datetime64[ns] of stripped texts (None = missing) when every one is a plain ISO date or
+    timestamp, else None (the caller uses pandas). numpy parses them in microseconds where
+    `pd.to_datetime` costs ~0.1 ms per call, a noticeable share of a one-creator request."""
+    match = _PLAIN_ISO.fullmatch
+    if not all(text is None or match(text) for text in texts):
+        return None
+    try:
+        return texts.astype("datetime64[ns]")
+    except ValueError:  # e.g. 2024-02-30: pandas reports it as a wrong value
+        return None
+
+
 def _coerce_column(table: Table, column: Column, raw: pd.Series, collect: _Collector):
-    """Typed array of one contract column; problems go to `collect`."""
+    """(typed array, plain values) of one contract column; problems go to `collect`.
+
+    The plain values (str columns: object array with None for missing; dates: datetime64)
+    serve the uniqueness and reference checks of small tables without pandas."""
     values = raw.to_numpy(object) if column.type in ("str", "bool") or raw.dtype.kind == "O" \
         else raw.to_numpy()
     if column.type == "str":
@@ -268,12 +300,25 @@ def _coerce_column(table: Table, column: Column, raw: pd.Series, collect: _Colle
                              f"unknown {column.name}", "one of " + ", ".join(column.allowed))
         out = np.array([None if u else v for v, u in zip(lowered, unknown, strict=True)],
                        dtype=object)
-    return _typed_array(column, out, bad | missing)
+    return _typed_array(column, out, bad | missing), out
+
+
+# pandas' default string dtype; when it is Arrow-backed, its arrays are built from an Arrow
+# array directly (pd.array(values, dtype="str") re-checks every value: 3x slower).
+_STR_DTYPE = pd.array([], dtype="str").dtype
+
+
+def _str_array(values: np.ndarray):
+    """`pd.array(values, dtype="str")` for an object array of str and None."""
+    if getattr(_STR_DTYPE, "storage", None) == "pyarrow":
+        return pd.arrays.ArrowStringArray(
+            pa.array(values, type=pa.large_string(), from_pandas=True), dtype=_STR_DTYPE)
+    return pd.array(values, dtype="str")
 
 
 def _typed_array(column: Column, values: np.ndarray, missing: np.ndarray):
     if column.type == "str":
-        return pd.array(values, dtype="str")
+        return _str_array(values)
     if column.type == "int":
         return pd.arrays.IntegerArray(np.nan_to_num(values).round().astype("int64"),
                                       missing | np.isnan(values))
@@ -285,22 +330,62 @@ def _typed_array(column: Column, values: np.ndarray, missing: np.ndarray):
     return values
 
 
-def _check_unique(table: Table, frame: pd.DataFrame, collect: _Collector) -> None:
+def _check_unique(table: Table, frame: pd.DataFrame, collect: _Collector,
+                  plain: dict[str, np.ndarray] | None = None) -> None:
+    small = plain is not None and len(frame) <= SMALL_TABLE_ROWS
     for column in table.columns:
         if column.unique and column.name in frame:
-            values = frame[column.name]
-            dup = (values.duplicated(keep="first") & values.notna()).to_numpy()
-            collect.add_rows(table.name, column.name, dup, values, "duplicate id",
-                             "each value to appear once")
+            if small:
+                dup = _duplicated(_hashable(plain[column.name]), _present(plain[column.name]))
+            else:
+                values = frame[column.name]
+                dup = (values.duplicated(keep="first") & values.notna()).to_numpy()
+            if dup.any():
+                collect.add_rows(table.name, column.name, dup, frame[column.name],
+                                 "duplicate id", "each value to appear once")
     if table.key and all(k in frame for k in table.key):
-        dup = frame.duplicated(subset=list(table.key), keep="first").to_numpy()
+        if small:
+            dup = _duplicated(list(zip(*(_hashable(plain[k]) for k in table.key),
+                                        strict=True)))
+        else:
+            dup = frame.duplicated(subset=list(table.key), keep="first").to_numpy()
         if dup.any():
             values = frame[list(table.key)].astype("str").agg(" / ".join, axis=1)
             collect.add_rows(table.name, " + ".join(table.key), dup, values,
                              "duplicate row for the same key", "each key combination once")
 
 
-def _check_references(typed: dict[str, pd.DataFrame], collect: _Collector) -> None:
+def _hashable(values: np.ndarray) -> list:
+    """Values that compare like pandas' duplicated: missing ones equal each other."""
+    if values.dtype.kind == "M":
+        return values.view("int64").tolist()  # NaT is one integer
+    if values.dtype.kind == "f":
+        return np.where(np.isnan(values), np.inf, values).tolist()
+    return values.tolist()  # None for missing
+
+
+def _present(values: np.ndarray) -> np.ndarray:
+    if values.dtype.kind == "M":
+        return ~np.isnat(values)
+    if values.dtype.kind == "f":
+        return ~np.isnan(values)
+    return np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
+
+
+def _duplicated(keys: list, present: np.ndarray | None = None) -> np.ndarray:
+    """True for each key seen earlier in `keys` (and present, when given)."""
+    seen: set = set()
+    dup = np.zeros(len(keys), dtype=bool)
+    for position, key in enumerate(keys):
+        if key in seen:
+            dup[position] = True
+        else:
+            seen.add(key)
+    return dup if present is None else dup & present
+
+
+def _check_references(typed: dict[str, pd.DataFrame], collect: _Collector,
+                      plain: dict[str, dict[str, np.ndarray]] | None = None) -> None:
     for name, frame in typed.items():
         for column, parent, parent_column in TABLES[name].references:
             if column not in frame:
@@ -310,11 +395,20 @@ def _check_references(typed: dict[str, pd.DataFrame], collect: _Collector) -> No
                     collect.add(name, f"refers to table '{parent}', which is missing",
                                 column=column, expected=f"a {parent} table")
                 continue
-            known = typed[parent][parent_column]
-            orphan = (~frame[column].isin(known) & frame[column].notna()).to_numpy()
-            collect.add_rows(name, column, orphan, frame[column],
-                             f"orphan row: no such {parent_column} in {parent}",
-                             f"a {parent_column} listed in {parent}")
+            if (plain is not None and len(frame) <= SMALL_TABLE_ROWS
+                    and len(typed[parent]) <= SMALL_TABLE_ROWS):
+                known = set(plain[parent][parent_column].tolist())
+                known.discard(None)
+                orphan = np.fromiter((v is not None and v not in known
+                                      for v in plain[name][column]),
+                                     dtype=bool, count=len(frame))
+            else:
+                known = typed[parent][parent_column]
+                orphan = (~frame[column].isin(known) & frame[column].notna()).to_numpy()
+            if orphan.any():
+                collect.add_rows(name, column, orphan, frame[column],
+                                 f"orphan row: no such {parent_column} in {parent}",
+                                 f"a {parent_column} listed in {parent}")
 
 
 def _all_missing(column: Column, length: int):
@@ -325,22 +419,40 @@ def _all_missing(column: Column, length: int):
     return _typed_array(column, np.full(length, np.nan), np.ones(length, bool))
 
 
-def coerce_table(table: Table, raw: pd.DataFrame, collect: _Collector) -> pd.DataFrame:
-    """Typed frame with exactly the contract columns of `table`, in contract order."""
-    raw = raw.reset_index(drop=True)
-    raw.columns = [str(c).strip() for c in raw.columns]
+def coerce_table(table: Table, raw: pd.DataFrame, collect: _Collector,
+                 plain: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """Typed frame with exactly the contract columns of `table`, in contract order.
+
+    `plain`, when given, receives each present column's plain coerced values (see
+    `_coerce_column`), by name."""
+    # Each input column is fetched once; rows are handled by position (a problem's rows are
+    # positions), so the input's index does not matter and is not reset.
+    by_name: dict[str, pd.Series] = {}
+    for label, series in raw.items():
+        by_name.setdefault(str(label).strip(), series)
+    plain = {} if plain is None else plain
     out = {}
     for column in table.columns:
-        if column.name not in raw:
+        series = by_name.get(column.name)
+        if series is None:
             if column.required:
                 collect.add(table.name, "missing required column", column=column.name,
                             expected=_expected_text(column))
             out[column.name] = _all_missing(column, len(raw))
+            plain[column.name] = _all_missing_plain(column, len(raw))
             continue
-        out[column.name] = _coerce_column(table, column, raw[column.name], collect)
+        out[column.name], plain[column.name] = _coerce_column(table, column, series, collect)
     frame = pd.DataFrame(out, copy=False)
-    _check_unique(table, frame, collect)
+    _check_unique(table, frame, collect, plain)
     return frame
+
+
+def _all_missing_plain(column: Column, length: int) -> np.ndarray:
+    if column.type in ("date", "ts"):
+        return np.full(length, np.datetime64("NaT"), dtype="datetime64[ns]")
+    if column.type in ("int", "float"):
+        return np.full(length, np.nan)
+    return np.full(length, None, dtype=object)
 
 
 def validate_tables(tables: dict[str, pd.DataFrame]) -> Dataset:
@@ -351,14 +463,16 @@ def validate_tables(tables: dict[str, pd.DataFrame]) -> Dataset:
     """
     collect = _Collector()
     typed: dict[str, pd.DataFrame] = {}
+    plain: dict[str, dict[str, np.ndarray]] = {}
     for name, table in TABLES.items():
         if name not in tables or tables[name] is None:
             if table.required:
                 collect.add(name, "missing required table",
                             expected=f"a file {name}.csv or {name}.parquet")
             continue
-        typed[name] = coerce_table(table, tables[name], collect)
-    _check_references(typed, collect)
+        plain[name] = {}
+        typed[name] = coerce_table(table, tables[name], collect, plain[name])
+    _check_references(typed, collect, plain)
     if collect.problems:
         raise ContractError(collect.problems)
     return Dataset(**typed)

@@ -8,47 +8,20 @@ corrected for the scorer's errors (Rogan-Gladen) with a Wilson interval for the 
 """
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from data.domain import AUDIENCE_CLASSES
-from features.arrays import as_float, group_count, safe_divide
+from features.arrays import as_float, group_count, index_of, safe_divide
 from features.entities import Entities
-from models.follower_account import classify_accounts, fake_share_interval
+from models.follower_account import (  # noqa: F401 - ascii_digit_count is re-exported
+    ascii_digit_count,
+    classify_accounts,
+    fake_share_interval,
+)
 
 FAKE_SHARE_CONFIDENCE = 0.9
 FLAG_THRESHOLD = 0.5
-DIGIT = re.compile(r"\d")
-
-
-def ascii_digit_count(text: pd.Series) -> np.ndarray:
-    """Number of digits (regex \\d, Unicode-aware as in pandas' `str.count`) in each string,
-    NaN when missing. ASCII strings are counted from their UTF-8 bytes (0x30-0x39 encode only
-    the digits 0-9); Python's regex only runs on the rare strings with other characters."""
-    array = pa.array(text, from_pandas=True)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    if array.type == pa.null():
-        return np.full(len(array), np.nan)
-    array = array.cast(pa.large_string())
-    offsets = np.frombuffer(array.buffers()[1], dtype="int64")[array.offset:
-                                                               array.offset + len(array) + 1]
-    data = array.buffers()[2]
-    raw = (np.frombuffer(data, dtype="uint8") if data is not None
-           else np.zeros(0, dtype="uint8"))[: offsets[-1] if len(offsets) else 0]
-    is_digit = (raw >= 0x30) & (raw <= 0x39)
-    before = np.concatenate(([0], np.cumsum(is_digit, dtype="int64")))
-    digits = (before[offsets[1:]] - before[offsets[:-1]]).astype("float64")
-    wide_before = np.concatenate(([0], np.cumsum(raw >= 0x80, dtype="int64")))
-    non_ascii = np.flatnonzero(wide_before[offsets[1:]] > wide_before[offsets[:-1]])
-    if len(non_ascii):
-        texts = array.take(pa.array(non_ascii)).to_pylist()
-        digits[non_ascii] = [len(DIGIT.findall(text)) for text in texts]
-    digits[array.is_null().to_numpy(zero_copy_only=False)] = np.nan
-    return digits
 
 
 class RuleBasedFollowerScorer:
@@ -112,19 +85,19 @@ def audience_features(ent: Entities, audience: pd.DataFrame | None,
     if audience is None or len(audience) == 0:
         return out
     # The sample is not dated: every entity of a creator sees the creator's whole sample.
-    entity_index = pd.Index(ent.creator_ids)
-    if not entity_index.is_unique:
-        creators, entity_to_creator = np.unique(ent.creator_ids.astype(str), return_inverse=True)
-        entity_index = pd.Index(creators)
+    creators = ent.creator_ids
+    if len(set(creators.tolist())) < n:
+        creators, entity_to_creator = np.unique(creators.astype(str), return_inverse=True)
     else:
         entity_to_creator = np.arange(n)
-    account_group = entity_index.get_indexer(audience["creator_id"])
+    account_group = index_of(audience["creator_id"], creators)
     keep = account_group >= 0
     if not keep.any():
         return out
-    accounts = audience[keep]
+    # Scoring one creator: its whole sample is kept, and a boolean row filter would copy it.
+    accounts = audience if keep.all() else audience[keep]
     account_group = account_group[keep]
-    n_groups = len(entity_index)
+    n_groups = len(creators)
     p_fake = np.asarray(scorer.predict_fake_proba(accounts), dtype="float64")
     classes = classify_accounts(accounts, p_fake, FLAG_THRESHOLD)
     size = group_count(account_group, n_groups)

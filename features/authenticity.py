@@ -13,8 +13,10 @@ import pyarrow.compute as pc
 
 from data.dataset import Dataset
 from features.arrays import (
+    arrow_array,
     as_days,
     as_float,
+    as_str,
     group_count,
     group_median,
     group_rank,
@@ -187,7 +189,9 @@ def _remove_characters(array: pa.Array) -> pa.Array:
 
 def _large_strings(text) -> pa.Array:
     if isinstance(text, pd.Series):
-        text = text.to_numpy(dtype=object, na_value=None)
+        array = arrow_array(text)
+        text = array if array is not None and pa.types.is_large_string(array.type) else \
+            text.to_numpy(dtype=object, na_value=None)
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
     if isinstance(text, pa.Array):
@@ -195,10 +199,10 @@ def _large_strings(text) -> pa.Array:
     return pa.array(text, type=pa.large_string(), from_pandas=True)
 
 
-def _distinct_texts(text: pd.Series) -> tuple[pa.Array, np.ndarray]:
+def _distinct_texts(text) -> tuple[pa.Array, np.ndarray]:
     """(distinct texts, code of each row into them, -1 for missing). Comments repeat a lot
     (bots, pods, "nice!"), so the string work runs once per distinct text."""
-    encoded = pc.dictionary_encode(_large_strings(pa.array(text, from_pandas=True)))
+    encoded = pc.dictionary_encode(_large_strings(text))
     codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype("int64")
     return encoded.dictionary, codes
 
@@ -214,8 +218,9 @@ def comment_features(ent: Entities, ds: Dataset) -> dict[str, np.ndarray]:
         out[name] = np.full(n, np.nan)
     if len(codes) == 0:
         return out
-    comments = ds.comments.iloc[ent.comment_row]
-    distinct, distinct_code = _distinct_texts(comments["text"])
+    # The two columns needed, taken by row position (no DataFrame row selection).
+    rows = pa.array(ent.comment_row)
+    distinct, distinct_code = _distinct_texts(_large_strings(ds.comments["text"]).take(rows))
     normalised = normalise_comment_text(distinct)
     is_empty = pc.equal(normalised, "").to_numpy(zero_copy_only=False)
     generic_set = pa.array(sorted(GENERIC_COMMENTS), type=pa.large_string())
@@ -239,8 +244,8 @@ def comment_features(ent: Entities, ds: Dataset) -> dict[str, np.ndarray]:
     out["comment_duplicate_share"] = safe_divide(group_sum(codes[has_text], duplicated, n),
                                                  group_count(codes[has_text], n))
 
-    commenter = comments["commenter_id"]
-    known = commenter.notna().to_numpy()
+    commenter = as_str(ds.comments["commenter_id"])[ent.comment_row]
+    known = np.fromiter((c is not None for c in commenter), dtype=bool, count=len(commenter))
     if known.any():
         commenter_code = pd.factorize(commenter[known])[0].astype("int64")
         entity = codes[known]

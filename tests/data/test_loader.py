@@ -149,3 +149,55 @@ def test_unreadable_file_is_a_reported_problem(tmp_path):
     (tmp_path / "comments.parquet").write_bytes(b"not parquet at all")
     with pytest.raises(ContractError, match="comments: cannot read comments.parquet"):
         load_dataset(tmp_path)
+
+
+def _problems(tables):
+    try:
+        validate_tables(tables)
+    except ContractError as error:
+        return [p.to_dict() for p in error.problems]
+    return []
+
+
+def test_small_table_checks_match_the_pandas_path(monkeypatch):
+    import data.validation as validation
+    tables = {
+        "creators": pd.DataFrame({"creator_id": ["a", "b", "a", None], "platform": "tiktok",
+                                  "followers": [1.0, 2.0, 3.0, 4.0]}),
+        "posts": pd.DataFrame({"post_id": ["p1", "p2", "p1"], "creator_id": ["a", "zz", None],
+                               "posted_at": ["2024-01-01", "2024-01-02", "2024-01-03"],
+                               "likes": 1.0, "comments": 0.0}),
+        "follower_history": pd.DataFrame({"creator_id": ["a", "a", "b", "b"],
+                                          "date": ["2024-01-01", "2024-01-01", "2024-01-02",
+                                                   "2024-01-02"],
+                                          "followers": [1.0, 2.0, 3.0, 4.0]}),
+    }
+    small = _problems(tables)
+    monkeypatch.setattr(validation, "SMALL_TABLE_ROWS", -1)
+    assert small and _problems(tables) == small
+
+
+def test_plain_iso_fast_path_parses_like_pandas(monkeypatch):
+    import data.validation as validation
+    texts = ["2024-01-05", " 2024-01-05T10:11:12 ", "2024-01-05 10:11", "2024-02-30",
+             "2024-01-05T10:11:12.123456789", None, "", "2024-01-05T24:00",
+             "2024-01-05T10:11:12Z", "2024-01-05T10:11:12+02:00", "05/01/2024"]
+    for values in ([t for t in texts[:3]], texts):
+        frame = pd.DataFrame({"creator_id": [f"c{i}" for i in range(len(values))],
+                              "platform": "youtube", "followers": 1.0,
+                              "account_created": values})
+        posts = pd.DataFrame({"post_id": ["p"], "creator_id": ["c0"], "posted_at": values[:1],
+                              "likes": 1.0, "comments": 1.0})
+        tables = {"creators": frame, "posts": posts}
+        fast = (_problems(tables), _typed_or_none(tables))
+        monkeypatch.setattr(validation, "_parse_plain_iso", lambda texts: None)
+        assert (_problems(tables), _typed_or_none(tables)) == fast
+        monkeypatch.undo()
+
+
+def _typed_or_none(tables):
+    try:
+        ds = validate_tables(tables)
+    except ContractError:
+        return None
+    return [ds.creators["account_created"].tolist(), ds.posts["posted_at"].tolist()]

@@ -182,3 +182,27 @@ def test_estimate_fake_share_wraps_vectorised_interval():
     assert estimate_fake_share(p_fake, 0.9, 0.8) == pytest.approx(
         tuple(float(a) for a in expected))
     assert np.isnan(estimate_fake_share(np.array([]), 0.9, 0.8)[0])
+
+
+def test_typed_columns_give_the_same_features_as_the_general_path():
+    """Validated (Int64 / boolean / str) columns take a fast path; object columns of the same
+    values go through pandas' conversions: both must agree, and classes too."""
+    typed = pd.DataFrame({
+        "username": pd.array(["ab12", None, "é9x٣", "", "user_2024"], dtype="str"),
+        "followers": pd.array([10, None, 6000, 0, 2**40], dtype="Int64"),
+        "following": pd.array([2000, 5, None, 0, 3], dtype="Int64"),
+        "posts_count": pd.array([0, 1, 2, None, 4], dtype="Int64"),
+        "has_profile_pic": pd.array([True, None, False, True, False], dtype="boolean"),
+        "bio_length": [0.0, np.nan, 3.0, 4.0, 5.0],
+        "username_digit_ratio": [0.1, 0.9, np.nan, 0.2, 0.3],
+    }, index=[5, 3, 9, 1, 0])
+    general = typed.astype(object).where(typed.notna(), None)
+    pd.testing.assert_frame_equal(follower_account_features(typed),
+                                  follower_account_features(general))
+    p_fake = np.array([0.1, 0.9, 0.2, 0.3, 0.4])
+    expected = ["mass_follower", "suspicious", "influencer", "real", "influencer"]
+    assert classify_accounts(typed, p_fake).tolist() == expected
+    assert classify_accounts(general, p_fake).tolist() == expected
+    with pytest.raises(ValueError, match="negative values"):
+        follower_account_features(typed.assign(followers=pd.array([-1, 2, 3, 4, 5],
+                                                                   dtype="Int64")))
