@@ -17,6 +17,7 @@ from data.contract import TABLES, Column, Table
 from data.dataset import Dataset
 
 MAX_EXAMPLES = 5
+MAX_EXACT_INT = 2.0**53
 # Up to this many rows, uniqueness and references are checked with Python sets on the coerced
 # values: a scoring request's tables are this small, and pandas' fixed cost per call would
 # dominate. Larger tables go through pandas (same results).
@@ -264,6 +265,8 @@ def _coerce_column(table: Table, column: Column, raw: pd.Series, collect: _Colle
         out, bad = _coerce_number(values, values.dtype)
         if column.type == "int":
             bad |= np.isfinite(out) & (np.mod(np.nan_to_num(out), 1) != 0)
+            # Beyond 2**53 a float no longer holds every integer, and int64 overflows at 2**63.
+            bad |= np.abs(np.nan_to_num(out)) > MAX_EXACT_INT
         out[bad] = np.nan
         missing = np.isnan(out) & ~bad
     elif column.type == "bool":
@@ -349,8 +352,11 @@ def _check_unique(table: Table, frame: pd.DataFrame, collect: _Collector,
                                         strict=True)))
         else:
             dup = frame.duplicated(subset=list(table.key), keep="first").to_numpy()
+        # A key with a missing part is already reported as a missing or wrong value.
+        dup = dup & frame[list(table.key)].notna().all(axis=1).to_numpy()
         if dup.any():
-            values = frame[list(table.key)].astype("str").agg(" / ".join, axis=1)
+            values = frame[list(table.key)].astype(object).apply(
+                lambda row: " / ".join(map(str, row)), axis=1)
             collect.add_rows(table.name, " + ".join(table.key), dup, values,
                              "duplicate row for the same key", "each key combination once")
 

@@ -49,6 +49,8 @@ GENERIC_COMMENTS = frozenset({
 })
 
 
+MIN_STEP_FOR_FOLLOW_THROUGH = 0.05  # relative follower growth of the largest step
+
 def growth_features(ent: Entities) -> dict[str, np.ndarray]:
     n = ent.n
     codes, day, followers = ent.history_entity, ent.history_day, ent.history_followers
@@ -124,8 +126,11 @@ def growth_features(ent: Entities) -> dict[str, np.ndarray]:
     step_growth = out["largest_step_relative_growth"]
     with np.errstate(divide="ignore", invalid="ignore"):
         follow_through = np.log(engagement_ratio) / np.log1p(step_growth)
+    # An elasticity over a tiny jump is noise divided by almost nothing: only a real step
+    # (MIN_STEP_FOR_FOLLOW_THROUGH) says whether engagement followed it.
     out["largest_step_engagement_follow_through"] = np.where(
-        (step_growth > 0) & (engagement_ratio > 0), follow_through, np.nan)
+        (step_growth >= MIN_STEP_FOR_FOLLOW_THROUGH) & (engagement_ratio > 0), follow_through,
+        np.nan)
     return out
 
 

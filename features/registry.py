@@ -24,13 +24,17 @@ class FeatureSpec:
     # Expected direction of the effect on a good outcome (+1 / -1), 0 when unknown; a hint
     # for monotone constraints in the models.
     monotone: int = 0
+    # False for descriptive columns that are reported but are no evidence about the creator
+    # (the size of its peer cohort says how many peers the training data had).
+    model_input: bool = True
 
 
 _SPECS: list[FeatureSpec] = []
 
 
-def _add(name: str, label: str, formula: str, unit: str, family: str, monotone: int = 0) -> None:
-    _SPECS.append(FeatureSpec(name, label, formula, unit, family, monotone))
+def _add(name: str, label: str, formula: str, unit: str, family: str, monotone: int = 0,
+         model_input: bool = True) -> None:
+    _SPECS.append(FeatureSpec(name, label, formula, unit, family, monotone, model_input))
 
 
 ER = "(likes + comments) / followers"
@@ -72,7 +76,7 @@ _add("days_since_last_post", "Days since the last post",
      "reference date (cutoff, else latest observation) - last post date", "days", E, -1)
 _add("cohort_size", "Peer cohort size",
      "training creators of the same platform x tier (reference of the percentiles)",
-     "creators", E)
+     "creators", E, model_input=False)
 _add("engagement_rate_median_cohort_percentile", "Engagement rate percentile among peers",
      "100 * (#peers below + 0.5 * #peers equal) / #peers, peers = training creators of the "
      f"same platform x tier, metric = median {ER}", "percentile", E, 1)
@@ -113,7 +117,8 @@ _add("largest_step_engagement_ratio", "Engagement after the largest jump vs befo
      "ratio", A, 1)
 _add("largest_step_engagement_follow_through",
      "How much engagement followed the largest jump (0 = none: bought, 1 = proportional: viral)",
-     "log(largest_step_engagement_ratio) / log(1 + largest_step_relative_growth)", "ratio", A, 1)
+     "log(largest_step_engagement_ratio) / log(1 + largest_step_relative_growth); missing "
+     "when the largest step is under 5%", "ratio", A, 1)
 _add("has_comments", "Comments available", "1 if comments on posts before the cutoff", "flag", A)
 _add("comments_analysed", "Comments analysed", "comments on posts before the cutoff",
      "comments", A)
@@ -187,6 +192,11 @@ _add("repeat_partnerships", "Earlier collaborations with the same brand",
 _add("campaign_duration_days", "Campaign duration", "end_date - start_date", "days", C)
 
 FEATURES: dict[str, FeatureSpec] = {spec.name: spec for spec in _SPECS}
+
+
+def model_inputs(columns) -> list[str]:
+    """The columns that models may learn from (registry's `model_input`; unknown names kept)."""
+    return [c for c in columns if c not in FEATURES or FEATURES[c].model_input]
 CAMPAIGN_FEATURE_NAMES = tuple(s.name for s in _SPECS if s.family == C)
 CREATOR_FEATURE_NAMES = tuple(s.name for s in _SPECS if s.family != C)
 COLLABORATION_FEATURE_NAMES = CREATOR_FEATURE_NAMES + CAMPAIGN_FEATURE_NAMES

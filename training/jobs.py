@@ -176,6 +176,7 @@ def train_and_evaluate(ds: Dataset, config: TrainConfig | None = None,
                        progress: Progress = _no_progress) -> TrainResult:
     """Fit the whole bundle on `ds` by the validation protocol above and measure it."""
     from features import FEATURE_VERSION, FeaturePipeline
+    from features.registry import model_inputs
 
     config = config or TrainConfig()
     timings: dict[str, float] = {}
@@ -209,7 +210,7 @@ def train_and_evaluate(ds: Dataset, config: TrainConfig | None = None,
         labels_train, labels_test = labels[~test_mask], labels[test_mask]
     else:
         labels_train = labels_test = None
-    risk_model.fit(X_creators, labels_train)
+    risk_model.fit(X_creators[model_inputs(X_creators.columns)], labels_train)
     lap("risk_model")
 
     progress("collaboration features")
@@ -233,7 +234,9 @@ def train_and_evaluate(ds: Dataset, config: TrainConfig | None = None,
                 "num_leaves": config.conversion_num_leaves, "min_data_in_leaf": min_leaf},
         tweedie_variance_power=config.tweedie_variance_power,
         alpha=config.alpha, seed=config.seed, num_threads=config.num_threads)
-    conversion_model.fit(conv_X[train_rows], y[train_rows], conv_X[cal_rows], y[cal_rows])
+    learnable = conv_X[model_inputs(conv_X.columns)]
+    conversion_model.fit(learnable[train_rows], y[train_rows], learnable[cal_rows],
+                         y[cal_rows])
     lap("conversion_model")
 
     revenue = collabs["revenue"].to_numpy(dtype="float64")

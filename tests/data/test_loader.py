@@ -201,3 +201,20 @@ def _typed_or_none(tables):
     except ContractError:
         return None
     return [ds.creators["account_created"].tolist(), ds.posts["posted_at"].tolist()]
+
+
+def test_duplicate_key_with_a_missing_part_is_reported_once_not_crashing():
+    tables = valid_tables()
+    tables["follower_history"] = pd.DataFrame({
+        "creator_id": ["c1", "c1", "c1"], "date": ["2025-01-01", "not a date", "also bad"],
+        "followers": ["10", "11", "12"]})
+    problems = problems_of(tables)
+    assert [(p.column, p.message) for p in problems] == [("date", "wrong type")]
+    assert problems[0].count == 2
+
+
+def test_integers_too_large_to_hold_exactly_are_rejected():
+    tables = valid_tables()
+    tables["posts"].loc[0, "likes"] = str(2**70)
+    problems = problems_of(tables)
+    assert [(p.column, p.message, p.rows) for p in problems] == [("likes", "wrong type", (1,))]

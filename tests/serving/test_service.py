@@ -253,8 +253,6 @@ def test_engine_scores_without_bentoml(champion):
     assert np.isfinite(risks).all() and ((risks >= 0) & (risks <= 1)).all()
 
 
-@pytest.mark.xfail(strict=True, reason="data.validation._check_unique raises TypeError when a "
-                   "duplicated key holds a missing value (key values joined as str); reported")
 def test_duplicate_snapshots_with_an_unreadable_date_get_422(client, champion):
     tables = champion.tables
     body = score_body(tables, tables["creators"]["creator_id"].tolist()[:1], explain=False)
