@@ -197,3 +197,49 @@ TABLES: dict[str, Table] = {
 }
 
 TABLE_ORDER = tuple(TABLES)
+
+
+def contract_markdown() -> str:
+    """The contract as Markdown, generated from TABLES (written to data/CONTRACT.md)."""
+    lines = [
+        f"# Input data contract, version {CONTRACT_VERSION}",
+        "",
+        "Generated from `data/contract.py` by `python -m data.contract`: edit the code, not this "
+        "file. A dataset is a directory with one file per table, `<table>.csv` or "
+        "`<table>.parquet`; the scoring service takes the same tables as JSON records. Unknown "
+        "extra columns are ignored; optional tables and columns may be absent. Extend only "
+        "backward-compatibly (new optional columns, new optional tables).",
+        "",
+        "Types: `str`, `int` (whole number), `float`, `bool` (true/false, 1/0, yes/no), `date` "
+        "(ISO 8601 `YYYY-MM-DD`), `ts` (ISO 8601 timestamp, UTC if no offset).",
+        "",
+        "Point in time: features for a collaboration use only posts, follower history and "
+        "comments dated before the campaign's `start_date`.",
+    ]
+    for table in TABLES.values():
+        lines += ["", f"## {table.name} ({'required' if table.required else 'optional'})", "",
+                  table.doc, "", "| column | type | required | missing allowed | rule |",
+                  "|---|---|---|---|---|"]
+        for column in table.columns:
+            rules = []
+            if column.unique:
+                rules.append("unique")
+            if column.allowed:
+                rules.append("one of " + ", ".join(f"`{v}`" for v in column.allowed))
+            if column.min_value is not None:
+                rules.append(f">= {column.min_value:g}")
+            if column.max_value is not None:
+                rules.append(f"<= {column.max_value:g}")
+            lines.append(f"| {column.name} | {column.type} | {'yes' if column.required else 'no'}"
+                         f" | {'yes' if column.nullable else 'no'} | {'; '.join(rules)} |")
+        if table.key:
+            lines += ["", "Unique together: " + ", ".join(table.key) + "."]
+        for column, parent, parent_column in table.references:
+            lines += ["", f"`{column}` must exist in `{parent}.{parent_column}`."]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    from pathlib import Path
+
+    Path(__file__).with_name("CONTRACT.md").write_text(contract_markdown(), encoding="utf-8")

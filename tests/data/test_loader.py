@@ -218,3 +218,13 @@ def test_integers_too_large_to_hold_exactly_are_rejected():
     tables["posts"].loc[0, "likes"] = str(2**70)
     problems = problems_of(tables)
     assert [(p.column, p.message, p.rows) for p in problems] == [("likes", "wrong type", (1,))]
+
+
+def test_contract_document_is_generated_from_the_code():
+    from pathlib import Path
+
+    from data.contract import contract_markdown
+
+    document = Path(__file__).resolve().parents[2] / "data" / "CONTRACT.md"
+    assert document.read_text(encoding="utf-8") == contract_markdown(), (
+        "data/CONTRACT.md is stale: run python -m data.contract")
