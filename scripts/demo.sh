@@ -33,8 +33,9 @@ for _ in $(seq 1 120); do
 done
 set -x
 curl -sf -X POST "http://127.0.0.1:$PORT/score" -H 'Content-Type: application/json' \
-  --data @demo/request.json | .venv/bin/python -m json.tool | head -80
+  --data @demo/request.json -o demo/response.json
 set +x
+.venv/bin/python -c "import json; text = json.dumps(json.load(open('demo/response.json')), indent=2); print(text[:3000]); print('... (whole answer in demo/response.json)')"
 echo "The service is running on http://127.0.0.1:$PORT (OpenAPI docs at /docs)."
 if [ "${DEMO_KEEP_SERVING:-1}" = "1" ]; then
   echo "Ctrl-C stops it."
