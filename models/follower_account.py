@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import re
 from collections.abc import Sequence
 
@@ -67,6 +68,8 @@ MONOTONE_DIRECTIONS = {"log_following_to_followers": 1, "username_digit_ratio": 
 
 AUDIENCE_CLASS_SUSPICIOUS = "suspicious"
 
+
+PARALLEL_PREDICT_MIN_ROWS = 200_000
 
 def _numeric_column(accounts: pd.DataFrame, column: str) -> pd.Series:
     """The column as float64 (booleans as 0/1), NaN where missing or absent."""
@@ -366,10 +369,13 @@ class FollowerAccountClassifier(ClassifierMixin, BaseEstimator):
             raise RuntimeError("FollowerAccountClassifier is not fitted; call fit first")
         if len(accounts) == 0:
             return np.empty(0, dtype="float64")
-        # One thread, as in training: with a few hundred rows, OpenMP's start-up and
-        # spin-waiting on a loaded machine cost more than the trees (same predictions).
-        return self.booster_.predict(_feature_matrix(accounts),
-                                     num_threads=getattr(self, "n_jobs", 1)
+        # One thread for a request's few hundred rows: OpenMP's start-up and spin-waiting on
+        # a loaded machine cost more than the trees. A training batch of millions of accounts
+        # is worth every core (same predictions either way).
+        threads = getattr(self, "n_jobs", 1)
+        if len(accounts) >= PARALLEL_PREDICT_MIN_ROWS:
+            threads = max(threads, os.cpu_count() or 1)
+        return self.booster_.predict(_feature_matrix(accounts), num_threads=threads
                                      ).astype("float64")
 
     def predict_proba(self, accounts: pd.DataFrame) -> np.ndarray:
