@@ -218,8 +218,8 @@ def _coerce_number_vectorised(values: np.ndarray) -> tuple[np.ndarray, np.ndarra
         numbers = np.array(values, dtype="float64")  # None -> NaN
         unsettled = ~np.isfinite(numbers) & ~np.isnan(numbers)
     elif kind == "string":
-        numbers = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce"
-                                ).to_numpy("float64", na_value=np.nan)
+        numbers = np.array(pd.to_numeric(pd.Series(values, dtype=object), errors="coerce"
+                                         ).to_numpy("float64", na_value=np.nan))
         unsettled = ~np.isfinite(numbers) & pd.notna(values)
     else:
         numbers = np.full(len(values), np.nan)

@@ -228,3 +228,26 @@ def test_contract_document_is_generated_from_the_code():
     document = Path(__file__).resolve().parents[2] / "data" / "CONTRACT.md"
     assert document.read_text(encoding="utf-8") == contract_markdown(), (
         "data/CONTRACT.md is stale: run python -m data.contract")
+
+
+def test_large_tables_take_vectorised_casts_with_the_same_verdicts():
+    from data.validation import VECTOR_MIN_ROWS
+
+    rows = VECTOR_MIN_ROWS + 500
+    creators = pd.DataFrame({"creator_id": ["c1"], "platform": ["instagram"],
+                             "followers": ["10"]})
+    likes = ["5"] * rows
+    likes[10], likes[20], likes[30], likes[40] = "many", "inf", " 7 ", "2.5"
+    caption = [" text "] * rows
+    caption[50] = ""
+    posts = pd.DataFrame({"post_id": [f"p{i}" for i in range(rows)], "creator_id": "c1",
+                          "posted_at": "2025-01-01", "likes": likes, "comments": 1,
+                          "caption": caption})
+    problems = problems_of({"creators": creators, "posts": posts})
+    assert [(p.column, p.message, p.rows) for p in problems] == [
+        ("likes", "wrong type", (11, 21, 41))]
+    posts.loc[[10, 20, 40], "likes"] = "5"
+    dataset = validate_tables({"creators": creators, "posts": posts})
+    assert dataset.posts["likes"].iloc[30] == 7
+    assert dataset.posts["caption"].iloc[0] == "text"
+    assert pd.isna(dataset.posts["caption"].iloc[50])
