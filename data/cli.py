@@ -56,9 +56,15 @@ def load_dataset_or_exit(directory: Path):
     try:
         return load_dataset(directory)
     except ContractError as error:
-        console.print(f"[red bold]{directory}: the dataset does not follow the contract[/red bold]")
-        console.print(error.report(), markup=False, highlight=False)
+        print_contract_report(error, directory)
         raise typer.Exit(1) from None
+
+
+def print_contract_report(error: ContractError, directory: Path | None = None) -> None:
+    """The readable report of every contract problem, as every command shows it."""
+    where = f"{directory}: the dataset" if directory is not None else "The dataset"
+    console.print(f"[red bold]{where} does not follow the data contract[/red bold]")
+    console.print(error.report(), markup=False, highlight=False)
 
 
 def validate(

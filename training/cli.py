@@ -50,6 +50,7 @@ def _user_errors():
     """Turn the errors a user can cause into a message and exit code 1."""
     from mlflow.exceptions import MlflowException
 
+    from data.cli import print_contract_report
     from data.loader import ContractError
     from training.registry import RegistryError
     from training.tracking import quiet_mlflow
@@ -58,8 +59,7 @@ def _user_errors():
     try:
         yield
     except ContractError as error:
-        console.print("[red bold]The dataset does not follow the data contract[/red bold]")
-        console.print(error.report(), markup=False, highlight=False)
+        print_contract_report(error)
         raise typer.Exit(1) from None
     except RegistryError as error:
         console.print(f"[red bold]{error}[/red bold]")
