@@ -28,14 +28,23 @@ def write_dataset(tables: dict[str, pd.DataFrame], directory: str | Path,
     return written
 
 
-def write_frame(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write one frame, CSV or Parquet chosen by the file's extension."""
+OUTPUT_SUFFIXES = (".csv", ".parquet")
+
+
+def check_output_path(path: str | Path) -> Path:
+    """The output path, or ValueError when its extension is neither .csv nor .parquet."""
     path = Path(path)
+    if path.suffix not in OUTPUT_SUFFIXES:
+        raise ValueError(f"unsupported output {path.name!r}: expected a .csv or .parquet file")
+    return path
+
+
+def write_frame(frame: pd.DataFrame, path: str | Path, index: bool = True) -> Path:
+    """Write one frame, CSV or Parquet chosen by the file's extension."""
+    path = check_output_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".parquet":
-        frame.to_parquet(path)
-    elif path.suffix == ".csv":
-        frame.to_csv(path)
+        frame.to_parquet(path, index=index)
     else:
-        raise ValueError(f"unsupported output {path.name!r}: expected a .csv or .parquet file")
+        frame.to_csv(path, index=index)
     return path

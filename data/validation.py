@@ -499,6 +499,16 @@ def _all_missing_plain(column: Column, length: int) -> np.ndarray:
     return np.full(length, None, dtype=object)
 
 
+def validate_table(name: str, raw: pd.DataFrame) -> pd.DataFrame:
+    """One contract table coerced and checked on its own (no references to other tables);
+    raises ContractError listing every problem."""
+    collect = _Collector()
+    typed = coerce_table(TABLES[name], raw, collect)
+    if collect.problems:
+        raise ContractError(collect.problems)
+    return typed
+
+
 def validate_tables(tables: dict[str, pd.DataFrame]) -> Dataset:
     """Coerce and validate raw contract tables; return a typed Dataset or raise ContractError.
 

@@ -7,7 +7,7 @@ import typer
 from rich.console import Console
 
 from data.cli import load_dataset_or_exit
-from data.io import write_frame
+from data.io import check_output_path, write_frame
 
 console = Console()
 
@@ -21,9 +21,11 @@ def features(
     """Compute the documented numeric feature frames of a dataset."""
     from features import build_feature_frames
 
-    if out.suffix not in (".csv", ".parquet"):
-        console.print(f"[red]--out must end in .csv or .parquet, not {out.name!r}[/red]")
-        raise typer.Exit(2)
+    try:
+        check_output_path(out)
+    except ValueError as error:
+        console.print(f"[red]--out: {error}[/red]")
+        raise typer.Exit(2) from None
     dataset = load_dataset_or_exit(data)
     with console.status("Computing features..."):
         frames = build_feature_frames(dataset)

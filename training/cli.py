@@ -15,6 +15,8 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
+from data.io import check_output_path, write_frame
+
 console = Console(log_path=False)
 
 HEADLINE_METRICS = (
@@ -203,9 +205,7 @@ def score(
     from data.loader import load_dataset
     from training import registry
 
-    if out.suffix not in (".csv", ".parquet"):
-        console.print(f"[red]--out must end in .csv or .parquet, not {out.name!r}[/red]")
-        raise typer.Exit(1)
+    _check_out(out)
     with _user_errors():
         with console.status("Loading the champion model..."):
             bundle, info = registry.load_champion()
@@ -216,7 +216,7 @@ def score(
                 planned = ds.collaborations[ds.collaborations["campaign_id"] == campaign]
                 collaborations = planned if len(planned) else None
             scores = bundle.score(ds, campaign_id=campaign, collaborations=collaborations)
-        _write_table(scores.table, out)
+        write_frame(scores.table, out, index=False)
     console.print(f"{len(scores.table):,} rows scored with {info.model_version} -> {out}")
 
 
@@ -230,9 +230,7 @@ def audit_followers(
     from models.follower_account import classify_accounts, estimate_fake_share
     from training import registry
 
-    if out.suffix not in (".csv", ".parquet"):
-        console.print(f"[red]--out must end in .csv or .parquet, not {out.name!r}[/red]")
-        raise typer.Exit(1)
+    _check_out(out)
     with _user_errors():
         accounts = read_accounts(file)
         try:
@@ -255,68 +253,44 @@ def audit_followers(
         result["account_class"] = classify_accounts(accounts, p_fake)
         share, low, high = estimate_fake_share(p_fake, classifier.sensitivity_,
                                                classifier.specificity_)
-        _write_table(result, out)
+        write_frame(result, out, index=False)
     console.print(f"{len(result):,} accounts scored with {source} -> {out}")
     console.print(f"Estimated fake share: [bold]{_pct(share)}[/bold] (90% interval "
                   f"{_pct(low)} - {_pct(high)}; corrected for the classifier's sensitivity "
                   f"{classifier.sensitivity_:.2f} and specificity {classifier.specificity_:.2f})")
 
 
-def _write_table(frame, path: Path) -> None:
-    """CSV or Parquet by extension, without the meaningless row index."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".parquet":
-        frame.to_parquet(path, index=False)
-    else:
-        frame.to_csv(path, index=False)
+def _check_out(out: Path) -> None:
+    try:
+        check_output_path(out)
+    except ValueError as error:
+        console.print(f"[red]--out: {error}[/red]")
+        raise typer.Exit(1) from None
 
 
 def _pct(value: float) -> str:
     return "n/a" if not math.isfinite(value) else f"{100 * value:.1f}%"
 
 
-_TRUE = {"true", "1", "yes", "t", "y"}
-_FALSE = {"false", "0", "no", "f", "n"}
-
-
 def read_accounts(path: Path):
-    """A follower-account CSV with contract types; bad values raise ValueError naming them."""
-    import numpy as np
+    """A follower-account CSV typed by the contract's audience_sample rules (the same validator
+    as datasets: every bad value is reported with its column and row). creator_id may be
+    absent; the columns of the file are kept as given."""
     import pandas as pd
 
-    from data.contract import TABLES
+    from data.validation import validate_table
 
     if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")
     frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    spec = TABLES["audience_sample"]
-    required = [c.name for c in spec.columns if c.required and c.name != "creator_id"]
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{path.name}: missing column(s) {missing}; expected the "
-                         "audience_sample columns of the data contract")
-    for column in spec.columns:
-        if column.name not in frame.columns:
-            continue
-        values = frame[column.name]
-        if column.type == "int":
-            numeric = pd.to_numeric(values, errors="coerce")
-            bad = numeric.isna() & values.notna()
-            if bad.any():
-                rows = (np.flatnonzero(bad.to_numpy())[:5] + 1).tolist()
-                raise ValueError(f"{path.name}: column {column.name!r} rows {rows} are not "
-                                 f"integers ({values[bad].head(3).tolist()})")
-            frame[column.name] = numeric.astype("Int64")
-        elif column.type == "bool":
-            lowered = values.str.strip().str.lower()
-            bad = lowered.notna() & ~lowered.isin(_TRUE | _FALSE)
-            if bad.any():
-                rows = (np.flatnonzero(bad.to_numpy())[:5] + 1).tolist()
-                raise ValueError(f"{path.name}: column {column.name!r} rows {rows} are not "
-                                 f"true/false ({values[bad].head(3).tolist()})")
-            frame[column.name] = lowered.map(lambda v: None if pd.isna(v) else v in _TRUE
-                                             ).astype("boolean")
-    return frame
+    given = list(frame.columns)
+    checked = frame if "creator_id" in frame else frame.assign(creator_id="(audited file)")
+    typed = validate_table("audience_sample", checked)
+    out = frame[given].copy()
+    for column in given:
+        if column in typed:
+            out[column] = typed[column].array
+    return out
 
 
 def register(app: typer.Typer) -> None:
