@@ -94,6 +94,7 @@ class TrainResult:
     config: TrainConfig
     split: CampaignSplit
     test_predictions: pd.DataFrame  # evaluation frame of the test collaborations
+    train_predictions: pd.DataFrame  # the same for the training collaborations
     risk_test: pd.DataFrame  # risk predictions + labels of the held-out audited creators
     feature_frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     follower_info: dict = field(default_factory=dict)
@@ -269,7 +270,8 @@ def train_and_evaluate(ds: Dataset, config: TrainConfig | None = None,
     metrics["training_seconds"] = float(sum(timings.values()))
     return TrainResult(
         bundle=bundle, metrics=metrics, config=config, split=split,
-        test_predictions=predictions[test_rows].reset_index(drop=True), risk_test=risk_test,
+        test_predictions=predictions[test_rows].reset_index(drop=True),
+        train_predictions=predictions[train_rows].reset_index(drop=True), risk_test=risk_test,
         feature_frames={"train": _with_target(conv_X[train_rows], y[train_rows]),
                         "test": _with_target(conv_X[test_rows], y[test_rows])},
         follower_info=follower_info or {}, timings=timings)
@@ -337,17 +339,18 @@ def compare_on_holdout(champion: ScoringBundle, challenger: TrainResult, ds: Dat
     slices = challenger.split.slice_of(collabs["campaign_id"].to_numpy(dtype=object))
     holdout = collabs[slices == "test"].reset_index(drop=True)
     # Baseline count scales are fitted on the challenger's training collaborations.
-    train_reference = prediction_frame(challenger.bundle, ds,
-                                       collabs[slices == "train"].reset_index(drop=True))
+    train_reference = challenger.train_predictions
     labels = None
     if not challenger.risk_test.empty:
         labels = challenger.risk_test.reset_index()[["creator_id", "fake_follower_share",
                                                     "bought_followers"]]
     progress("evaluating the champion on the holdout")
     champion_metrics = evaluate_on_holdout(champion, ds, holdout, train_reference, labels, truth)
-    progress("evaluating the challenger on the holdout")
-    challenger_metrics = evaluate_on_holdout(challenger.bundle, ds, holdout, train_reference,
-                                             labels, truth)
+    # The challenger was scored on these very rows while it was trained: reuse that.
+    challenger_metrics = evaluate_predictions(challenger.test_predictions, train_reference)
+    if labels is not None:
+        challenger_metrics.update(risk_metrics(labels, challenger.risk_test.drop(
+            columns=["fake_follower_share", "bought_followers"])))
     nominal = 1.0 - challenger.config.alpha
     decision = decide_promotion(champion_metrics, challenger_metrics, primary_metric,
                                 min_improvement,
