@@ -243,7 +243,7 @@ def _plan_every_creator(data: RequestData) -> RequestData:
     planned = data.dataset.collaborations
     if data.campaign_id is None or planned is None:
         return data
-    missing = [c for c in data.creator_ids if c not in set(planned["creator_id"].tolist())]
+    missing = [data.creator_ids[i] for i in _unplanned(data)]
     if not missing:
         return data
     extra = pd.DataFrame({
@@ -265,11 +265,16 @@ def _check_top_n(top_n: int) -> None:
             ["top_n"], f"expected 1 <= top_n <= {MAX_TOP_N}", "out_of_range")])
 
 
-def _check_every_creator_planned(data: RequestData) -> None:
+def _unplanned(data: RequestData) -> list[int]:
+    """Positions of the request's creators that have no planned collaboration."""
     planned = set()
     if data.dataset.collaborations is not None:
         planned = set(data.dataset.collaborations["creator_id"].tolist())
-    missing = [i for i, cid in enumerate(data.creator_ids) if cid not in planned]
+    return [i for i, cid in enumerate(data.creator_ids) if cid not in planned]
+
+
+def _check_every_creator_planned(data: RequestData) -> None:
+    missing = _unplanned(data)
     if missing:
         raise RequestError(422, "invalid request", [
             problem(["creators", i, "profile", "creator_id"],

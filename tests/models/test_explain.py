@@ -51,10 +51,10 @@ def test_count_explanations_are_multipliers():
     multipliers = readable_sizes(contrib, "count")
     np.testing.assert_allclose(np.prod(multipliers, axis=1) * np.exp(contrib[:, -1]),
                                booster.predict(X.head(3)), rtol=1e-9)
-    items = explain_rows(booster, X.head(3), "conversions", "count", top_n=3,
+    items = explain_rows(booster, X.head(3), "conversions", "count", top_n=X.shape[1],
                          labels={"unlisted_feature": ("My label", "campaign", "")})
     labels = {i["feature"]: i["label"] for row in items for i in row}
-    assert labels.get("unlisted_feature", "My label") == "My label"
+    assert labels["unlisted_feature"] == "My label"
     assert all("multiplies" in i["text"] for row in items for i in row)
     with pytest.raises(ValueError):
         readable_sizes(contrib, "weird")
