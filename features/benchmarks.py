@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from data.contract import PLATFORMS
 from data.domain import TIERS
 
 # Headline metrics benchmarked against the cohort; each gets `<metric>_cohort_percentile`.
@@ -27,10 +26,6 @@ def cohort_codes(platform_code: np.ndarray, tier_code: np.ndarray) -> np.ndarray
     tier_code = np.asarray(tier_code)
     known = (platform_code >= 0) & (tier_code >= 0)
     return np.where(known, platform_code * len(TIERS) + tier_code, -1).astype("int64")
-
-
-def cohort_name(code: int) -> str:
-    return f"{PLATFORMS[code // len(TIERS)]}/{TIERS[code % len(TIERS)]}"
 
 
 class CohortReference:

@@ -15,7 +15,7 @@ import numpy as np
 from data.contract import FORMATS, PLATFORMS
 from data.dataset import Dataset
 from data.domain import tier_codes
-from features.arrays import as_days, as_float, group_count, group_max, index_of
+from features.arrays import as_days, as_float, group_max, index_of
 
 
 def expand_by_entity(entity_creator: np.ndarray, entity_cutoff: np.ndarray,
@@ -165,7 +165,3 @@ def build_entities(ds: Dataset, creator_row: np.ndarray, cutoff_day: np.ndarray)
         comment_row=comment_row,
         has_comments_table=comments is not None,
     )
-
-
-def post_counts(ent: Entities) -> np.ndarray:
-    return group_count(ent.post_entity, ent.n)

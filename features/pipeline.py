@@ -28,8 +28,6 @@ from features.registry import (
 )
 from features.text import count_matrix
 
-NICHE_INDEX = pd.Index(NICHES)
-
 
 def _arrow_text(series: pd.Series) -> pa.Array:
     array = pa.array(series, from_pandas=True)

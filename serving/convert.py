@@ -223,14 +223,3 @@ def accounts_frame(accounts: Sequence[dict], config: ServingConfig | None = None
         else:
             frame[column.name] = pd.Series(values, dtype=PANDAS_DTYPES[column.type])
     return pd.DataFrame(frame, index=pd.RangeIndex(len(accounts)))
-
-
-def subset_dataset(dataset: Dataset, creator_ids: Sequence[str]) -> Dataset:
-    """The rows of `dataset` about `creator_ids` (campaigns kept whole)."""
-    keep = pd.Index(list(creator_ids))
-    tables = {}
-    for name, frame in dataset.tables.items():
-        if "creator_id" in frame and name != "campaigns":
-            frame = frame[frame["creator_id"].isin(keep)].reset_index(drop=True)
-        tables[name] = frame
-    return Dataset(**tables)

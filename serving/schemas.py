@@ -92,14 +92,6 @@ PlannedCollaboration = _record_type(
     only=("campaign_id", "creator_id", "compensation", "cost"),
 )
 
-# The record type of each nested table of a creator, by contract table name.
-CREATOR_TABLES: dict[str, type] = {
-    "posts": PostRecord,
-    "follower_history": FollowerSnapshot,
-    "audience_sample": AudienceAccount,
-    "comments": CommentRecord,
-}
-
 
 class CreatorRecords(BaseModel):
     """One creator: the profile (a creators row) and the rows of the other tables about them."""
@@ -271,14 +263,3 @@ class ModelInfo(BaseModel):
     training_metrics: dict[str, Any]
     features: list[dict[str, Any]]
     limits: dict[str, int]
-
-
-class ErrorDetail(BaseModel):
-    loc: list[str | int]
-    msg: str
-    type: str
-
-
-class ErrorResponse(BaseModel):
-    error: str
-    detail: list[ErrorDetail]

@@ -21,7 +21,6 @@ campaigns: the most recent ones) and the same held-out audited creators, and
 from __future__ import annotations
 
 import time
-import tracemalloc
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -358,18 +357,6 @@ def compare_on_holdout(champion: ScoringBundle, challenger: TrainResult, ds: Dat
                                 else default_guardrails(nominal))
     return Comparison(champion_metrics, challenger_metrics, decision,
                       tuple(challenger.split.test))
-
-
-def peak_memory_of(fn: Callable[[], object]) -> tuple[object, float, float]:
-    """(result, seconds, peak traced MiB) of fn() — Python allocations, incl. numpy/pandas."""
-    tracemalloc.start()
-    start = time.perf_counter()
-    try:
-        result = fn()
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return result, time.perf_counter() - start, peak / 2 ** 20
 
 
 # --- MLflow adapters -----------------------------------------------------------------------------

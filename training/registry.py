@@ -206,13 +206,6 @@ def rollback(tracking_uri: str | None = None) -> tuple[VersionInfo, VersionInfo]
     return current, _get_version(client, previous.version)
 
 
-def load_bundle(version: str, tracking_uri: str | None = None):
-    """The ScoringBundle of a registered version, with model_version set."""
-    client = _client(tracking_uri)
-    info = _get_version(client, version)
-    return _load(info), info
-
-
 def _load(info: VersionInfo):
     model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{info.version}")
     bundle = model.unwrap_python_model().bundle

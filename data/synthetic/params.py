@@ -168,7 +168,6 @@ REPEAT_LIFT_PER_COLLAB = 0.2  # +20% per previous collaboration with the brand, 
 REFERENCE_PRICE = 50.0  # price elasticity of conversion: (price / 50) ** -0.6 (assumption)
 PRICE_ELASTICITY = 0.6
 CONVERSION_DISPERSION = 2.0  # negative binomial shape (Var = mu + mu^2 / k)
-IMPRESSION_RATE = {"instagram": 0.35, "tiktok": 1.0, "youtube": 1.0}  # of real reach (assumption)
 
 # --- countries ----------------------------------------------------------------------------------
 COUNTRIES = ("US", "GB", "FR", "DE", "ES", "IT", "BR", "IN", "CA", "AU", "NL", "MX")
