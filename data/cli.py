@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from data.io import FORMATS
 from data.loader import ContractError, load_dataset
 
 console = Console()
@@ -26,7 +27,7 @@ def generate(
     """Generate a calibrated synthetic world (every contract table, plus its ground truth)."""
     from data.synthetic import generate_world, write_world
 
-    if fmt not in ("csv", "parquet"):
+    if fmt not in FORMATS:
         console.print(f"[red]--format must be csv or parquet, not {fmt!r}[/red]")
         raise typer.Exit(2)
     started = time.perf_counter()

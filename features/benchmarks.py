@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from data.domain import TIERS
+from features.authenticity import ANOMALY_Z, MAD_TO_SIGMA
 
 # Headline metrics benchmarked against the cohort; each gets `<metric>_cohort_percentile`.
 BENCHMARKED_METRICS = (
@@ -17,7 +18,6 @@ BENCHMARKED_METRICS = (
 )
 # A robust z-score of log(likes per comment) is computed against the cohort as well.
 LIKES_PER_COMMENT = "likes_per_comment"
-MAD_TO_SIGMA = 1.4826
 
 
 def cohort_codes(platform_code: np.ndarray, tier_code: np.ndarray) -> np.ndarray:
@@ -92,5 +92,5 @@ class CohortReference:
             z[rows] = (np.log(lpc[rows]) - center) / scale
         out["likes_per_comment_cohort_robust_z"] = z
         out["likes_per_comment_out_of_range"] = np.where(np.isnan(z), np.nan,
-                                                         (np.abs(z) > 3.5).astype("float64"))
+                                                         (np.abs(z) > ANOMALY_Z).astype("float64"))
         return out

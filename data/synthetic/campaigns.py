@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from data.contract import COMPENSATIONS, NICHES
-from data.domain import TIER_LOWER_BOUNDS
+from data.contract import COMPENSATIONS, NICHES, PLATFORMS
+from data.domain import TIER_LOWER_BOUNDS, TIERS
 from data.synthetic import params as P
 from data.synthetic import text
 from data.synthetic.creators import CreatorState
@@ -80,7 +80,7 @@ def creator_costs(rng: np.random.Generator, state: CreatorState, creators: np.nd
     position = np.log(state.followers[creators] / low) / np.log(high / low)
     price_low, price_high = P.COST_RANGE_BY_TIER[tier, 0], P.COST_RANGE_BY_TIER[tier, 1]
     fee = np.exp(np.log(price_low) + position * np.log(price_high / price_low))
-    platform_factor = np.array([P.PLATFORM_COST[p] for p in ("instagram", "tiktok", "youtube")])
+    platform_factor = np.array([P.PLATFORM_COST[p] for p in PLATFORMS])
     return (fee * platform_factor[state.platform[creators]]
             * np.exp(rng.normal(0, P.COST_NOISE_SIGMA, len(creators))))
 
@@ -215,8 +215,7 @@ def simulate_campaigns(seed: int, n_campaigns: int, state: CreatorState, history
     truth = everything.drop(columns=["compensation", "cost", "posted_at", "impressions", "clicks",
                                      "conversions", "revenue", "creator_index"])
     truth.insert(1, "creator_id", collaborations["creator_id"])
-    truth.insert(2, "tier", pd.array(np.asarray(["nano", "micro", "mid", "macro", "mega"],
-                                                dtype=object)[state.tier[everything[
+    truth.insert(2, "tier", pd.array(np.asarray(TIERS, dtype=object)[state.tier[everything[
                                                     "creator_index"].to_numpy(dtype="int64")]],
                                      dtype="str"))
     truth.insert(3, "fake_follower_share",

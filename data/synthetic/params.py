@@ -11,6 +11,7 @@ import pandas as pd
 
 from data.contract import NICHES, PLATFORMS
 from data.domain import (
+    CONVERSION_RATE_BY_TIER,
     ENGAGEMENT_BY_COMPENSATION,
     ENGAGEMENT_BY_FORMAT_INSTAGRAM,
     INSTAGRAM_ER_BY_TIER,
@@ -161,7 +162,7 @@ CTR_TIER = np.array([1.0, 0.85, 0.6, 0.25, 0.18])
 # (assumption). Even so, revenue per dollar stays far below the quoted "$5.78 per $1" (an
 # industry claim that mixes in earned media value): see data/README.md.
 WARM_TRAFFIC_CONVERSION = 3.0
-CVR_BY_TIER = WARM_TRAFFIC_CONVERSION * np.array([0.0241, 0.0218, 0.0218, 0.0142, 0.0091])
+CVR_BY_TIER = WARM_TRAFFIC_CONVERSION * np.array([CONVERSION_RATE_BY_TIER[t] for t in TIERS])
 CTR_BY_COMPENSATION = {"fixed": 1.0, "gifting": 0.85, "affiliate": 1.35, "hybrid": 1.25}
 NICHE_FIT_CTR = {"primary": 1.0, "secondary": 0.65, "none": 0.3}
 REPEAT_LIFT_PER_COLLAB = 0.2  # +20% per previous collaboration with the brand, up to 3
