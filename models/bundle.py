@@ -141,10 +141,6 @@ class ScoringBundle:
                                collaborations: pd.DataFrame | None) -> pd.DataFrame | None:
         """The (campaign_id, creator_id, compensation, cost) rows `score` scores, or None when
         scoring creators without a campaign (see the module docstring)."""
-        return self._planned(ds, campaign_id, collaborations)
-
-    def _planned(self, ds: Dataset, campaign_id: str | None,
-                 collaborations: pd.DataFrame | None) -> pd.DataFrame | None:
         if campaign_id is None and collaborations is None:
             return None
         if ds.campaigns is None:
@@ -186,7 +182,7 @@ class ScoringBundle:
               collaborations: pd.DataFrame | None = None, explain: bool = False,
               top_n: int = 5) -> Scores:
         """Score creators (no campaign) or (campaign, creator) pairs; see the module docstring."""
-        planned = self._planned(ds, campaign_id, collaborations)
+        planned = self.planned_collaborations(ds, campaign_id, collaborations)
         if planned is None:
             X = self.pipeline.transform_creators(ds)
         else:

@@ -17,6 +17,7 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -48,13 +49,14 @@ class ScoringEngine:
     training_metrics: dict = field(default_factory=dict)
     version_tags: dict = field(default_factory=dict)
 
-    @property
+    # The answers' provenance never changes once the champion is loaded: computed once.
+    @cached_property
     def feature_version(self) -> str:
         from features import FEATURE_VERSION
 
         return str(getattr(self.bundle, "feature_version", None) or FEATURE_VERSION)
 
-    @property
+    @cached_property
     def provenance(self) -> dict:
         model_version = f"{self.model_name}/{self.version}"
         return {
