@@ -455,14 +455,6 @@ def _check_references(typed: dict[str, pd.DataFrame], collect: _Collector,
                                  f"a {parent_column} listed in {parent}")
 
 
-def _all_missing(column: Column, length: int):
-    if column.type in ("date", "ts"):
-        return np.full(length, np.datetime64("NaT"), dtype="datetime64[ns]")
-    if column.type == "str":
-        return _typed_array(column, np.full(length, None, dtype=object), np.ones(length, bool))
-    return _typed_array(column, np.full(length, np.nan), np.ones(length, bool))
-
-
 def coerce_table(table: Table, raw: pd.DataFrame, collect: _Collector,
                  plain: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
     """Typed frame with exactly the contract columns of `table`, in contract order.
@@ -482,8 +474,9 @@ def coerce_table(table: Table, raw: pd.DataFrame, collect: _Collector,
             if column.required:
                 collect.add(table.name, "missing required column", column=column.name,
                             expected=_expected_text(column))
-            out[column.name] = _all_missing(column, len(raw))
             plain[column.name] = _all_missing_plain(column, len(raw))
+            out[column.name] = _typed_array(column, plain[column.name],
+                                            np.ones(len(raw), dtype=bool))
             continue
         out[column.name], plain[column.name] = _coerce_column(table, column, series, collect)
     frame = pd.DataFrame(out, copy=False)

@@ -56,13 +56,9 @@ def _child(directory: Path, follower: str, threads: int) -> None:
     loaded = time.perf_counter() - started
     classifier = info = None
     if follower == "fast":
-        from data.synthetic import generate_follower_accounts
-        from models.follower_account import FollowerAccountClassifier
+        from training.follower_accounts import train_fast_follower_classifier
 
-        accounts = generate_follower_accounts(4000, 2000, 0)
-        classifier = FollowerAccountClassifier(n_estimators=100, n_jobs=threads)
-        classifier.fit(accounts, accounts["is_fake"].to_numpy(dtype=bool))
-        info = {"training_data": "synthetic (fast)"}
+        classifier, info = train_fast_follower_classifier(seed=0, n_jobs=threads)
     train_started = time.perf_counter()
     result = train_and_evaluate(ds, TrainConfig(num_threads=threads), truth, classifier, info)
     total = time.perf_counter() - started

@@ -25,15 +25,14 @@ from rich.table import Table  # noqa: E402
 
 console = Console(width=150)
 
-# (metric, label, goal text, check(value, metrics) -> bool | None)
+# (metric, label, goal text)
 CONVERSION_ROWS = (
-    ("poisson_deviance", "Poisson deviance (lower is better)", "below every baseline", None),
-    ("spearman", "Spearman, predicted vs realised conversions", "above every baseline", None),
-    ("ndcg_at_10", "NDCG@10 within campaign (gain = conversions)", "above every baseline", None),
-    ("ndcg_at_10_roi", "NDCG@10 within campaign (gain = realised ROI)", "above every baseline",
-     None),
-    ("roi_captured_at_10", "ROI captured vs oracle, top 10 per campaign", ">= 0.80", None),
-    ("roi_captured_at_3", "ROI captured vs oracle, top 3 per campaign", "(stricter view)", None),
+    ("poisson_deviance", "Poisson deviance (lower is better)", "below every baseline"),
+    ("spearman", "Spearman, predicted vs realised conversions", "above every baseline"),
+    ("ndcg_at_10", "NDCG@10 within campaign (gain = conversions)", "above every baseline"),
+    ("ndcg_at_10_roi", "NDCG@10 within campaign (gain = realised ROI)", "above every baseline"),
+    ("roi_captured_at_10", "ROI captured vs oracle, top 10 per campaign", ">= 0.80"),
+    ("roi_captured_at_3", "ROI captured vs oracle, top 3 per campaign", "(stricter view)"),
 )
 
 
@@ -59,13 +58,9 @@ def _world(args):
 def _follower_classifier(args):
     if not args.fast_follower:
         return None, None
-    from data.synthetic import generate_follower_accounts
-    from models.follower_account import FollowerAccountClassifier
+    from training.follower_accounts import train_fast_follower_classifier
 
-    accounts = generate_follower_accounts(4000, 2000, args.seed)
-    classifier = FollowerAccountClassifier(n_estimators=100, n_jobs=1, random_state=args.seed)
-    classifier.fit(accounts, accounts["is_fake"].to_numpy(dtype=bool))
-    return classifier, {"training_data": "synthetic (--fast-follower)"}
+    return train_fast_follower_classifier(seed=args.seed)
 
 
 def conversion_table(m: dict) -> Table:
@@ -73,7 +68,7 @@ def conversion_table(m: dict) -> Table:
     for column in ("metric", "model", "by followers", "by engagement rate", "by tier rule",
                    "goal"):
         table.add_column(column, justify="left" if column in ("metric", "goal") else "right")
-    for key, label, goal, _ in CONVERSION_ROWS:
+    for key, label, goal in CONVERSION_ROWS:
         table.add_row(label, _fmt(m.get(key)),
                       *(_fmt(m.get(f"baseline_{b}_{key}"))
                         for b in ("followers", "engagement_rate", "tier_rule")), goal)

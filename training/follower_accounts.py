@@ -249,6 +249,17 @@ def _cross_dataset_rows(frames: dict[str, pd.DataFrame], seed: int,
     return rows
 
 
+def train_fast_follower_classifier(seed: int = 0, n_jobs: int = 1
+                                   ) -> tuple[FollowerAccountClassifier, dict]:
+    """A small classifier on generated accounts, for benchmarks that time everything else."""
+    from data.synthetic import generate_follower_accounts
+
+    accounts = generate_follower_accounts(4000, 2000, seed)
+    classifier = FollowerAccountClassifier(n_estimators=100, n_jobs=n_jobs, random_state=seed)
+    classifier.fit(accounts, accounts["is_fake"].to_numpy(dtype=bool))
+    return classifier, {"training_data": "synthetic (fast, for benchmarks)"}
+
+
 def benchmark_follower_classifier(shared_dir: str | os.PathLike | None = None, seed: int = 0,
                                   quick: bool = False) -> pd.DataFrame:
     """Our figures next to the published ones, one row per benchmark.
