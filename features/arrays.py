@@ -178,11 +178,21 @@ def group_rank_from_order(codes: np.ndarray, order: np.ndarray
     return rank, counts[codes]
 
 
-def _arrow(values) -> pa.Array:
-    array = pa.array(values, from_pandas=True)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    return array.cast(pa.large_string()) if array.type != pa.large_string() else array
+def large_strings(values) -> pa.Array:
+    """Any text column (pandas Series, Arrow array, numpy array, list) as one Arrow
+    large_string array, missing values as nulls; zero-copy for Arrow-backed pandas columns."""
+    if isinstance(values, pd.Series):
+        backing = arrow_array(values)
+        values = backing if backing is not None else values.to_numpy(dtype=object,
+                                                                     na_value=None)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not isinstance(values, pa.Array):
+        return pa.array(np.asarray(values, dtype=object), type=pa.large_string(),
+                        from_pandas=True)
+    if values.type == pa.null():
+        return pa.nulls(len(values), type=pa.large_string())
+    return values if values.type == pa.large_string() else values.cast(pa.large_string())
 
 
 # Below this many values + universe entries a Python dict beats Arrow's conversions.
@@ -203,7 +213,7 @@ def index_of(values, universe) -> np.ndarray:
                 positions.setdefault(value, position)
         return np.fromiter((positions.get(value, -1) if isinstance(value, str) else -1
                             for value in _objects(values)), dtype="int64", count=len(values))
-    positions = pc.index_in(_arrow(values), value_set=_arrow(universe))
+    positions = pc.index_in(large_strings(values), value_set=large_strings(universe))
     return positions.fill_null(-1).to_numpy(zero_copy_only=False).astype("int64")
 
 

@@ -13,7 +13,6 @@ import pyarrow.compute as pc
 
 from data.dataset import Dataset
 from features.arrays import (
-    arrow_array,
     as_days,
     as_float,
     as_str,
@@ -21,6 +20,7 @@ from features.arrays import (
     group_median,
     group_rank,
     group_sum,
+    large_strings,
     safe_divide,
 )
 from features.entities import Entities
@@ -136,7 +136,7 @@ def growth_features(ent: Entities) -> dict[str, np.ndarray]:
 
 def normalise_comment_text(text) -> pa.Array:
     """Lower-cased text with punctuation, symbols and emoji removed, whitespace collapsed."""
-    array = _large_strings(text)
+    array = large_strings(text)
     is_ascii = pc.string_is_ascii(array).fill_null(True).to_numpy(zero_copy_only=False)
     if is_ascii.all():
         return _normalise(array, ASCII_NOT_LETTER_DIGIT_SPACE)
@@ -192,22 +192,10 @@ def _remove_characters(array: pa.Array) -> pa.Array:
                      for text in texts], type=pa.large_string())
 
 
-def _large_strings(text) -> pa.Array:
-    if isinstance(text, pd.Series):
-        array = arrow_array(text)
-        text = array if array is not None and pa.types.is_large_string(array.type) else \
-            text.to_numpy(dtype=object, na_value=None)
-    if isinstance(text, pa.ChunkedArray):
-        text = text.combine_chunks()
-    if isinstance(text, pa.Array):
-        return text if text.type == pa.large_string() else text.cast(pa.large_string())
-    return pa.array(text, type=pa.large_string(), from_pandas=True)
-
-
 def _distinct_texts(text) -> tuple[pa.Array, np.ndarray]:
     """(distinct texts, code of each row into them, -1 for missing). Comments repeat a lot
     (bots, pods, "nice!"), so the string work runs once per distinct text."""
-    encoded = pc.dictionary_encode(_large_strings(text))
+    encoded = pc.dictionary_encode(large_strings(text))
     codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype("int64")
     return encoded.dictionary, codes
 
@@ -225,7 +213,7 @@ def comment_features(ent: Entities, ds: Dataset) -> dict[str, np.ndarray]:
         return out
     # The two columns needed, taken by row position (no DataFrame row selection).
     rows = pa.array(ent.comment_row)
-    distinct, distinct_code = _distinct_texts(_large_strings(ds.comments["text"]).take(rows))
+    distinct, distinct_code = _distinct_texts(large_strings(ds.comments["text"]).take(rows))
     normalised = normalise_comment_text(distinct)
     is_empty = pc.equal(normalised, "").to_numpy(zero_copy_only=False)
     generic_set = pa.array(sorted(GENERIC_COMMENTS), type=pa.large_string())

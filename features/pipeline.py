@@ -13,7 +13,7 @@ import scipy.sparse as sp
 
 from data.contract import NICHES
 from data.dataset import Dataset
-from features.arrays import as_days, index_of
+from features.arrays import as_days, index_of, large_strings
 from features.audience import RuleBasedFollowerScorer, audience_features
 from features.authenticity import account_features, comment_features, growth_features
 from features.benchmarks import CohortReference, cohort_codes
@@ -27,15 +27,6 @@ from features.registry import (
     FEATURE_VERSION,
 )
 from features.text import count_matrix
-
-
-def _arrow_text(series: pd.Series) -> pa.Array:
-    array = pa.array(series, from_pandas=True)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    if array.type == pa.null():
-        return pa.nulls(len(array), type=pa.large_string())
-    return array.cast(pa.large_string())
 
 
 def _as_of_day(as_of) -> float:
@@ -94,11 +85,11 @@ class FeaturePipeline:
         post and bio is tokenised once (collaborations of a creator share its posts)."""
         vectorizer = self.niche_model_.vectorizer_
         unique_posts, post_inverse = np.unique(ent.post_row, return_inverse=True)
-        captions = _arrow_text(ds.posts["caption"]).take(pa.array(unique_posts))
+        captions = large_strings(ds.posts["caption"]).take(pa.array(unique_posts))
         caption_entity, caption_ids = _tokens_per_entity(
             *vectorizer.token_ids(captions), len(unique_posts), ent.post_entity, post_inverse)
         unique_creators, creator_inverse = np.unique(ent.creator_row, return_inverse=True)
-        bios = _arrow_text(ds.creators["bio"]).take(pa.array(unique_creators))
+        bios = large_strings(ds.creators["bio"]).take(pa.array(unique_creators))
         bio_entity, bio_ids = _tokens_per_entity(
             *vectorizer.token_ids(bios), len(unique_creators), np.arange(ent.n),
             creator_inverse)
@@ -179,7 +170,7 @@ class FeaturePipeline:
         values, distribution, content_tfidf = self._entity_features(ds, ent)
 
         vectorizer = self.niche_model_.vectorizer_
-        brief_tfidf = vectorizer.tfidf(vectorizer.counts(_arrow_text(campaigns["brief"])))
+        brief_tfidf = vectorizer.tfidf(vectorizer.counts(large_strings(campaigns["brief"])))
         history = self._collaboration_history(ds, collabs, start_day)
         repeat = repeat_partnerships(history, collabs["creator_id"].to_numpy(dtype=object),
                                      campaigns["brand"].to_numpy(dtype=object)[campaign_row],

@@ -14,6 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
+from features.arrays import large_strings
+
 STOP_WORDS = frozenset("""
 a about above after again all also am an and any are as at be because been before being
 below between both but by can did do does doing down during each few for from further had has
@@ -31,21 +33,12 @@ TRIMMED_CHARACTERS = (
 )
 
 
-def _to_arrow(texts) -> pa.Array:
-    if isinstance(texts, pa.ChunkedArray):
-        texts = texts.combine_chunks()
-    if isinstance(texts, pa.Array):
-        return texts.cast(pa.large_string())
-    values = np.asarray(texts, dtype=object)
-    return pa.array(values, type=pa.large_string(), from_pandas=True)
-
-
 def tokenize(texts) -> tuple[np.ndarray, pa.Array]:
     """(document index, token) for every token of every text; missing texts have no tokens.
 
     Empty tokens (punctuation-only words, trailing separators; the ASCII and Unicode kernels
     do not agree on how many) can appear: they never match a vocabulary word."""
-    array = _to_arrow(texts)
+    array = large_strings(texts)
     unicode_rows = _rows_needing_unicode(array)
     if len(unicode_rows) == 0:
         return _tokenize_ascii(array)
@@ -106,7 +99,7 @@ class TextVectorizer:
 
     def fit(self, texts) -> TextVectorizer:
         documents, tokens = tokenize(texts)
-        n_documents = len(_to_arrow(texts))
+        n_documents = len(large_strings(texts))
         keep = self._usable(tokens)
         documents, tokens = documents[keep], tokens.filter(pa.array(keep))
         encoded = pc.dictionary_encode(tokens)
@@ -152,7 +145,7 @@ class TextVectorizer:
 
     def counts(self, texts) -> sp.csr_matrix:
         """Token counts (documents x vocabulary); unknown words are ignored."""
-        n_documents = len(_to_arrow(texts))
+        n_documents = len(large_strings(texts))
         documents, ids = self.token_ids(texts)
         return count_matrix(documents, ids, n_documents, len(self.vocabulary_), dense=False)
 
