@@ -23,14 +23,14 @@ from dataclasses import dataclass
 
 DEFAULT_PORT = 3000
 
-_INT_SETTINGS = {
-    # field name: (environment variable, default)
-    "max_creators": ("CREATORSCORE_MAX_CREATORS", 2_000),
-    "max_posts_per_creator": ("CREATORSCORE_MAX_POSTS_PER_CREATOR", 500),
-    "max_rows_per_creator": ("CREATORSCORE_MAX_ROWS_PER_CREATOR", 5_000),
-    "max_accounts": ("CREATORSCORE_MAX_ACCOUNTS", 20_000),
-    "max_body_bytes": ("CREATORSCORE_MAX_BODY_BYTES", 64 * 1024 * 1024),
-    "max_top_k": ("CREATORSCORE_MAX_TOP_K", 100),
+# The request limits: field name -> environment variable (defaults are the fields').
+LIMIT_VARIABLES = {
+    "max_creators": "CREATORSCORE_MAX_CREATORS",
+    "max_posts_per_creator": "CREATORSCORE_MAX_POSTS_PER_CREATOR",
+    "max_rows_per_creator": "CREATORSCORE_MAX_ROWS_PER_CREATOR",
+    "max_accounts": "CREATORSCORE_MAX_ACCOUNTS",
+    "max_body_bytes": "CREATORSCORE_MAX_BODY_BYTES",
+    "max_top_k": "CREATORSCORE_MAX_TOP_K",
 }
 
 
@@ -49,15 +49,18 @@ class ServingConfig:
     max_top_k: int = 100
     tracking_uri: str | None = None
 
+    @property
+    def limits(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in LIMIT_VARIABLES}
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServingConfig:
         env = os.environ if env is None else env
         values: dict[str, object] = {}
-        for name, (variable, default) in _INT_SETTINGS.items():
+        for name, variable in LIMIT_VARIABLES.items():
             raw = env.get(variable, "").strip()
             if not raw:
-                values[name] = default
-                continue
+                continue  # the field's default
             try:
                 number = int(raw)
             except ValueError:

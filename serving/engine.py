@@ -228,14 +228,7 @@ class ScoringEngine:
             "models": responses.model_descriptions(self.bundle, self.provenance),
             "training_metrics": self.training_metrics,
             "features": [asdict(spec) for spec in FEATURES.values()],
-            "limits": {
-                "max_creators": self.config.max_creators,
-                "max_posts_per_creator": self.config.max_posts_per_creator,
-                "max_rows_per_creator": self.config.max_rows_per_creator,
-                "max_accounts": self.config.max_accounts,
-                "max_body_bytes": self.config.max_body_bytes,
-                "max_top_k": self.config.max_top_k,
-            },
+            "limits": self.config.limits,
         })
 
 
