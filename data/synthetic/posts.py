@@ -101,8 +101,10 @@ def sample_compensation(rng: np.random.Generator, tier: np.ndarray) -> np.ndarra
 
 
 def simulate_posts(rng: np.random.Generator, state: CreatorState, history: History,
-                   posts_per_creator: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(posts contract table, post truth)."""
+                   posts_per_creator: int, norms: CreatorNorms
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(posts contract table, post truth); `norms` = creator_norms(state), shared with the
+    campaigns."""
     n, k = state.n, posts_per_creator
     creator = np.repeat(np.arange(n), k)
     seconds_before_end = np.sort(rng.random((n, k)), axis=1)[:, ::-1].reshape(-1)
@@ -140,7 +142,6 @@ def simulate_posts(rng: np.random.Generator, state: CreatorState, history: Histo
                           SPONSORED_VIEWS * np.where(niche_match, P.NICHE_MATCH_VIEWS, 1.0), 1.0)
     fmt_mult = np.array([P.FORMAT_ENGAGEMENT[f] for f in FORMATS])[fmt]
 
-    norms = creator_norms(state)
     audience_now = history.effective_audience[creator, week]
     time_factor = audience_now / np.maximum(history.effective_audience[creator, -1], 1e-9)
 

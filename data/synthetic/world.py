@@ -113,7 +113,8 @@ def generate_world(n_creators: int, n_campaigns: int, seed: int, posts_per_creat
     creators = creators_table(_rng(seed, "creator_table"), state, declared_niche_share)
     history = simulate_history(_rng(seed, "history"), state)
     norms = creator_norms(state)
-    posts, post_truth = simulate_posts(_rng(seed, "posts"), state, history, posts_per_creator)
+    posts, post_truth = simulate_posts(_rng(seed, "posts"), state, history, posts_per_creator,
+                                      norms)
     audience, audience_truth = audience_sample(_rng(seed, "audience"), state, audience_share,
                                                audience_size)
     comments, comment_truth = comment_sample(
