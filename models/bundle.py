@@ -138,9 +138,13 @@ class ScoringBundle:
 
     # -- scoring ---------------------------------------------------------------------------
     def planned_collaborations(self, ds: Dataset, campaign_id: str | None,
-                               collaborations: pd.DataFrame | None) -> pd.DataFrame | None:
+                               collaborations: pd.DataFrame | None,
+                               every_creator: bool = False) -> pd.DataFrame | None:
         """The (campaign_id, creator_id, compensation, cost) rows `score` scores, or None when
-        scoring creators without a campaign (see the module docstring)."""
+        scoring creators without a campaign (see the module docstring).
+
+        every_creator: with a campaign, a creator of `ds` without a planned row is added as a
+        campaign without plans is scored (compensation "fixed", cost unknown)."""
         if campaign_id is None and collaborations is None:
             return None
         if ds.campaigns is None:
@@ -160,7 +164,7 @@ class ScoringBundle:
         planned = collaborations
         if campaign_id is not None:
             planned = planned[planned["campaign_id"] == campaign_id]
-            if planned.empty:
+            if planned.empty and not every_creator:
                 raise ValueError(f"collaborations has no row for campaign_id {campaign_id!r}")
         planned = planned.copy()
         if "compensation" not in planned.columns:
@@ -170,8 +174,16 @@ class ScoringBundle:
             planned["cost"] = np.nan
         planned["cost"] = pd.to_numeric(planned["cost"], errors="coerce").astype("float64")
         # Outcome columns are never inputs.
-        return planned[["campaign_id", "creator_id", "compensation", "cost"]].reset_index(
-            drop=True)
+        planned = planned[["campaign_id", "creator_id", "compensation", "cost"]]
+        if every_creator and campaign_id is not None:
+            unplanned = ~ds.creators["creator_id"].isin(planned["creator_id"]).to_numpy()
+            planned = pd.concat([planned, pd.DataFrame({
+                "campaign_id": pd.Series([campaign_id] * int(unplanned.sum()), dtype="str"),
+                "creator_id": ds.creators["creator_id"].to_numpy()[unplanned],
+                "compensation": pd.Series(["fixed"] * int(unplanned.sum()), dtype="str"),
+                "cost": np.full(int(unplanned.sum()), np.nan),
+            })], ignore_index=True)
+        return planned.reset_index(drop=True)
 
     def _revenue_per_conversion(self, ds: Dataset, campaign_ids: np.ndarray) -> np.ndarray:
         prices = ds.campaigns.set_index("campaign_id")["product_price"]

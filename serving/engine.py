@@ -79,8 +79,7 @@ class ScoringEngine:
                       collaborations: Sequence[dict] | None = None, explain: bool = True,
                       top_n: int = 5) -> dict:
         _check_top_n(top_n)
-        data = _plan_every_creator(build_request_data(creators, campaign, collaborations,
-                                                      self.config))
+        data = build_request_data(creators, campaign, collaborations, self.config)
         features, planned, scores = self._score(data, explain=explain, top_n=top_n)
         payload = {
             "provenance": self.provenance,
@@ -96,7 +95,8 @@ class ScoringEngine:
         bundle = self.bundle
         try:
             planned = bundle.planned_collaborations(data.dataset, data.campaign_id,
-                                      data.dataset.collaborations)
+                                                    data.dataset.collaborations,
+                                                    every_creator=True)
         except ValueError as error:  # inconsistent campaign / collaborations
             raise RequestError(422, "invalid request",
                                [problem(["collaborations"], str(error), "invalid")]) from None
@@ -232,44 +232,17 @@ class ScoringEngine:
         })
 
 
-def _plan_every_creator(data: RequestData) -> RequestData:
-    """With a campaign, a creator without a planned collaboration is scored as the bundle
-    scores a campaign without plans: compensation "fixed", cost unknown (ROI missing)."""
-    planned = data.dataset.collaborations
-    if data.campaign_id is None or planned is None:
-        return data
-    missing = [data.creator_ids[i] for i in _unplanned(data)]
-    if not missing:
-        return data
-    extra = pd.DataFrame({
-        "campaign_id": pd.Series([data.campaign_id] * len(missing), dtype="str"),
-        "creator_id": pd.Series(missing, dtype="str"),
-        "compensation": pd.Series([None] * len(missing), dtype="str"),
-        "cost": np.full(len(missing), np.nan),
-    })
-    combined = pd.concat([planned, extra.reindex(columns=planned.columns)], ignore_index=True)
-    for column in planned.columns:
-        combined[column] = combined[column].astype(planned[column].dtype)
-    return RequestData(dataset=data.dataset.with_tables(collaborations=combined),
-                       creator_ids=data.creator_ids, campaign_id=data.campaign_id)
-
-
 def _check_top_n(top_n: int) -> None:
     if not 1 <= top_n <= MAX_TOP_N:
         raise RequestError(422, "invalid request", [problem(
             ["top_n"], f"expected 1 <= top_n <= {MAX_TOP_N}", "out_of_range")])
 
 
-def _unplanned(data: RequestData) -> list[int]:
-    """Positions of the request's creators that have no planned collaboration."""
+def _check_every_creator_planned(data: RequestData) -> None:
     planned = set()
     if data.dataset.collaborations is not None:
         planned = set(data.dataset.collaborations["creator_id"].tolist())
-    return [i for i, cid in enumerate(data.creator_ids) if cid not in planned]
-
-
-def _check_every_creator_planned(data: RequestData) -> None:
-    missing = _unplanned(data)
+    missing = [i for i, cid in enumerate(data.creator_ids) if cid not in planned]
     if missing:
         raise RequestError(422, "invalid request", [
             problem(["creators", i, "profile", "creator_id"],
