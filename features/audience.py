@@ -1,10 +1,10 @@
 """Audience-sample features: vendor classes of a creator's follower accounts and the fake share.
 
-Each sampled follower account is scored by a follower-account scorer (protocol: an object with
-`predict_fake_proba(accounts) -> ndarray` and `sensitivity_`, `specificity_`), classed with
-`models.follower_account.classify_accounts`, and the flagged rate is turned into a fake share
-corrected for the scorer's errors (Rogan-Gladen) with a Wilson interval for the sample size
-(`models.follower_account.fake_share_interval`).
+Each creator's sampled follower accounts go through the one follower audit,
+`models.follower_account.audit_accounts` (a scorer with `predict_fake_proba(accounts)` and a
+fitted `share_estimator_`, optionally `field_drift_`): the fake share of the sample is
+estimated as a quantification problem with an interval that includes the off-domain error,
+and the accounts are classed at that share.
 """
 from __future__ import annotations
 
@@ -16,12 +16,13 @@ from features.arrays import as_float, group_count, index_of, safe_divide
 from features.entities import Entities
 from models.follower_account import (  # noqa: F401 - ascii_digit_count is re-exported
     ascii_digit_count,
-    classify_accounts,
-    fake_share_interval,
+    audit_accounts,
 )
+from models.quantification import FakeShareEstimator
 
-FAKE_SHARE_CONFIDENCE = 0.9
 FLAG_THRESHOLD = 0.5
+# Off-domain error assumed for the rule-based scorer, never measured on labelled audiences.
+RULE_BASED_DOMAIN_ERROR = 0.15
 
 
 class RuleBasedFollowerScorer:
@@ -34,13 +35,22 @@ class RuleBasedFollowerScorer:
     literature use (no picture, no posts, following far more than followed, digit-stuffed
     names, empty bio).
 
-    `sensitivity_` / `specificity_` default to assumed values (0.70 / 0.90), NOT measured;
-    `fit(accounts, is_fake)` replaces them with the rates measured at p_fake >= 0.5 on labelled
-    accounts. Prefer models.follower_account.FollowerAccountClassifier when it is trained.
+    `sensitivity_` / `specificity_` default to assumed values (0.70 / 0.90), NOT measured, and
+    its share estimator (adjusted count) uses them; `fit(accounts, is_fake)` replaces both with
+    what it measures on labelled accounts. Prefer
+    models.follower_account.FollowerAccountClassifier when it is trained.
     """
 
     sensitivity_ = 0.70
     specificity_ = 0.90
+
+    @property
+    def share_estimator_(self) -> FakeShareEstimator:
+        fitted = self.__dict__.get("_share_estimator")
+        if fitted is not None:
+            return fitted
+        return FakeShareEstimator(method="acc", domain_error=RULE_BASED_DOMAIN_ERROR).fit_rates(
+            self.sensitivity_, 1.0 - self.specificity_)
 
     def predict_fake_proba(self, accounts: pd.DataFrame) -> np.ndarray:
         n = len(accounts)
@@ -70,6 +80,9 @@ class RuleBasedFollowerScorer:
         flagged = self.predict_fake_proba(accounts) >= FLAG_THRESHOLD
         self.sensitivity_ = float(flagged[is_fake].mean()) if is_fake.any() else np.nan
         self.specificity_ = float((~flagged[~is_fake]).mean()) if (~is_fake).any() else np.nan
+        self._share_estimator = FakeShareEstimator(
+            method="acc", domain_error=RULE_BASED_DOMAIN_ERROR).fit(
+            self.predict_fake_proba(accounts), is_fake)
         return self
 
 
@@ -82,6 +95,7 @@ def audience_features(ent: Entities, audience: pd.DataFrame | None,
     out = {name: np.full(n, np.nan) for name in names}
     out["has_audience_sample"] = np.zeros(n)
     out["audience_sample_size"] = np.zeros(n)
+    out["audience_domain_drift"] = np.full(n, np.nan)
     if audience is None or len(audience) == 0:
         return out
     # The sample is not dated: every entity of a creator sees the creator's whole sample.
@@ -98,19 +112,17 @@ def audience_features(ent: Entities, audience: pd.DataFrame | None,
     accounts = audience if keep.all() else audience[keep]
     account_group = account_group[keep]
     n_groups = len(creators)
-    p_fake = np.asarray(scorer.predict_fake_proba(accounts), dtype="float64")
-    classes = classify_accounts(accounts, p_fake, FLAG_THRESHOLD)
+    audit = audit_accounts(scorer, accounts, account_group, n_groups, FLAG_THRESHOLD)
     size = group_count(account_group, n_groups)
     for name in AUDIENCE_CLASSES:
-        share = safe_divide(group_count(account_group, n_groups, classes == name), size)
+        share = safe_divide(group_count(account_group, n_groups, audit.classes == name), size)
         out[f"audience_share_{name}"] = share[entity_to_creator]
-    flagged = group_count(account_group, n_groups, p_fake >= FLAG_THRESHOLD)
-    share, low, high = fake_share_interval(flagged, size, scorer.sensitivity_,
-                                           scorer.specificity_, FAKE_SHARE_CONFIDENCE)
+    estimates = audit.estimates
     has = size > 0
-    out["audience_fake_share"] = np.where(has, share, np.nan)[entity_to_creator]
-    out["audience_fake_share_low"] = np.where(has, low, np.nan)[entity_to_creator]
-    out["audience_fake_share_high"] = np.where(has, high, np.nan)[entity_to_creator]
+    out["audience_fake_share"] = np.where(has, estimates.share, np.nan)[entity_to_creator]
+    out["audience_fake_share_low"] = np.where(has, estimates.low, np.nan)[entity_to_creator]
+    out["audience_fake_share_high"] = np.where(has, estimates.high, np.nan)[entity_to_creator]
+    out["audience_domain_drift"] = np.where(has, estimates.drift, np.nan)[entity_to_creator]
     out["has_audience_sample"] = has.astype("float64")[entity_to_creator]
     out["audience_sample_size"] = size[entity_to_creator]
     return out

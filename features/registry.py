@@ -149,12 +149,18 @@ for _cls in AUDIENCE_CLASSES:
          "influencer: > 5,000 followers; mass_follower: following > 1,500; else real)",
          "share", A, -1 if _cls == "suspicious" else 0)
 _add("audience_fake_share", "Estimated fake follower share",
-     "Rogan-Gladen: (flagged rate + specificity - 1) / (sensitivity + specificity - 1), "
-     "clipped to [0, 1], sensitivity/specificity of the follower-account scorer", "share", A, -1)
+     "the sample's share of fake accounts estimated from the follower scorer's probabilities "
+     "by EM on the prior (Saerens-Latinne-Decaestecker; models.quantification)", "share", A, -1)
 _add("audience_fake_share_low", "Estimated fake follower share, lower bound (90%)",
-     "Rogan-Gladen correction of the lower Wilson bound of the flagged rate", "share", A, -1)
+     "share - sqrt((1.645 * sampling error)^2 + off-domain error^2), clipped to [0, 1]; "
+     "spans every quantification method's estimate when the domain check fails", "share", A, -1)
 _add("audience_fake_share_high", "Estimated fake follower share, upper bound (90%)",
-     "Rogan-Gladen correction of the upper Wilson bound of the flagged rate", "share", A, -1)
+     "share + sqrt((1.645 * sampling error)^2 + off-domain error^2), clipped to [0, 1]; "
+     "spans every quantification method's estimate when the domain check fails", "share", A, -1)
+_add("audience_domain_drift", "How unlike the labelled accounts the sample is",
+     "largest over account fields of the Hellinger distance between the sample's histogram and "
+     "the labelled fake/real mix at the estimated share, minus sampling noise; > 0.15 fails "
+     "the domain check", "distance", A)
 
 # --- niche ----------------------------------------------------------------------------------
 for _niche in NICHES:

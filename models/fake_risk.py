@@ -18,6 +18,9 @@ Outputs per creator (`FakeFollowerRiskModel.predict`):
   the mean). The conformal interval is calibrated separately for creators with and without
   an audience sample (Mondrian conformal), so it is narrower when a sample backs the estimate.
   `fake_share_sample`, `fake_share_sample_low/high` repeat the sample-only estimate for checking.
+  When the sample fails the domain check (`audience_domain_drift` > DRIFT_TOLERANCE: the sampled
+  followers look like no mix of the labelled real and fake accounts) the interval is widened to
+  include the sample's own, which then spans every quantification method.
 - Components, each a score in [0, 1] with the evidence it rests on, so a verdict can be checked
   and disputed (genuine viral growth also produces a growth step, but engagement follows it):
   * bought_followers_risk = fake_follower_risk; evidence: largest growth step (relative size,
@@ -54,6 +57,7 @@ import pandas as pd
 from data.domain import CREDIBILITY_AVOID_LINE
 from models.conversion import FeatureMatrix, as_float_frame
 from models.intervals import SplitConformalInterval
+from models.quantification import DRIFT_TOLERANCE
 
 RISK_PARAMS = {
     "learning_rate": 0.05,
@@ -68,6 +72,7 @@ RISK_PARAMS = {
 # Feature names produced by features.FeaturePipeline (see features.FEATURES).
 SAMPLE_SHARE = "audience_fake_share"
 SAMPLE_SHARE_LOW = "audience_fake_share_low"
+SAMPLE_DRIFT = "audience_domain_drift"
 SAMPLE_SHARE_HIGH = "audience_fake_share_high"
 HAS_SAMPLE = "has_audience_sample"
 MASS_FOLLOWER_SHARE = "audience_share_mass_follower"
@@ -260,6 +265,12 @@ class FakeFollowerRiskModel:
         matrix = FeatureMatrix.of(X)
         bought = self.predict_bought_proba(matrix, num_threads)
         share, low, high = self.predict_share(matrix, num_threads)
+        # The domain check of the audience sample (models.quantification.FieldDrift): a sample
+        # unlike the labelled accounts keeps at least the sample's own widened interval.
+        drift = matrix.column(SAMPLE_DRIFT)
+        drifted = np.nan_to_num(drift, nan=0.0) > DRIFT_TOLERANCE
+        low = np.where(drifted, np.fmin(low, matrix.column(SAMPLE_SHARE_LOW)), low)
+        high = np.where(drifted, np.fmax(high, matrix.column(SAMPLE_SHARE_HIGH)), high)
         out = {
             "fake_follower_risk": bought,
             "fake_share": share,
@@ -268,6 +279,7 @@ class FakeFollowerRiskModel:
             "fake_share_sample": matrix.column(SAMPLE_SHARE),
             "fake_share_sample_low": matrix.column(SAMPLE_SHARE_LOW),
             "fake_share_sample_high": matrix.column(SAMPLE_SHARE_HIGH),
+            "audience_domain_drift": drift,
         }
         components = self.component_arrays(matrix, bought)
         out["audience_quality"] = self.audience_quality(

@@ -7,31 +7,41 @@ Three pieces, used by the features and the fake-risk model:
   masking of the optional fields so that a sample carrying only followers, following,
   posts_count, has_profile_pic and username still gets sensible probabilities; it records its
   own sensitivity and specificity on an internal held-out split;
-- `fake_share_interval` / `estimate_fake_share`: the fake share of a sample, corrected for the
-  classifier's errors (Rogan-Gladen) with an interval for sample size and classifier error.
+- `audit_accounts`: the one follower audit (CLI, service and audience features): the fake share
+  of each audience estimated as a quantification problem (models.quantification) with an
+  interval that includes the off-domain error, a domain check, and each account's probability
+  and class at its audience's estimated share.
 
 Probabilities are under a balanced prior (each training source weighted 50/50 fake/real): the
-training sets' class mixes are sampling choices, not the prevalence in real audiences, which is
-why a share is estimated by correcting the flagged rate, never by averaging probabilities.
+training sets' class mixes are sampling choices, not the prevalence in real audiences. A real
+audience's share is re-estimated from the probabilities (EM on the prior, `SHARE_METHOD`), and a
+low-activity person whose profile is as common among real as among fake accounts is then
+judged at that audience's prevalence, not at 50/50.
 """
 from __future__ import annotations
 
-import functools
 import math
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy.stats import norm
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold
 
 from data.domain import INFLUENCER_MIN_FOLLOWERS, MASS_FOLLOWER_MIN_FOLLOWING
+from models.quantification import (
+    DRIFT_FIELDS,
+    FakeShareEstimator,
+    FieldDrift,
+    ShareEstimates,
+    drift_warning,
+)
 
 FEATURE_NAMES = (
     "followers",
@@ -47,8 +57,9 @@ FEATURE_NAMES = (
     "username_digit_count",
     "username_digit_ratio",
 )
-# What a scraper almost always gets; the classifier must work on these alone.
-MINIMAL_FIELDS = ("followers", "following", "posts_count", "has_profile_pic", "username")
+# What a scraper almost always gets is followers, following, posts_count, has_profile_pic and
+# username; the classifier must work on these alone. These features come from the other fields.
+NON_MINIMAL_FEATURES = ("is_private", "bio_length", "has_external_url")
 # Optional input fields, masked together with the features derived from them during training.
 OPTIONAL_FIELD_GROUPS = {
     "is_private": ("is_private",),
@@ -60,11 +71,24 @@ OPTIONAL_FIELD_GROUPS = {
 # has_profile_pic belongs to the minimal set: mask it less often than the rest.
 MASK_PROBABILITY_SCALE = {"has_profile_pic": 0.4}
 
-# Monotone constraints only where the direction holds for every class of fake in the training
-# data (active/inactive fakes, spammers, bought accounts): following many accounts relative to
-# one's followers, and digit-stuffed usernames, never make an account look more genuine.
-# Follower or post counts get none: spammers post a lot, some fakes have thousands of followers.
-MONOTONE_DIRECTIONS = {"log_following_to_followers": 1, "username_digit_ratio": 1}
+# Monotone constraints wherever the literature and every labelled set agree on the direction:
+# more followers, more posts, a picture, a bio, a link or a private account never make an account
+# look *more* fake; following more accounts (absolutely or per follower) and digit-stuffed
+# usernames never make it look more genuine. A model held to these directions cannot learn a
+# data set's quirks that point the other way (measured: leave-one-dataset-out share error and
+# the flag rate of low-activity real people both fall; training/README.md). Spammers that post
+# a lot are the price: their profiles look like people's, and a profile audit cannot see them.
+MONOTONE_DIRECTIONS = {
+    "followers": -1, "following": 1, "posts_count": -1, "log_following_to_followers": 1,
+    "has_profile_pic": -1, "is_private": -1, "bio_length": -1, "has_external_url": -1,
+    "username_digit_count": 1, "username_digit_ratio": 1,
+}
+# The quantifier the product uses, and its off-domain error (share points) that the interval
+# adds in quadrature to sampling error: the leave-one-dataset-out calibration of
+# `training.follower_accounts.benchmark_share_estimators` (the smallest value that gives 90%
+# coverage on artificial audiences of the audit-like held-out sets; training/README.md).
+SHARE_METHOD = "sld"
+DOMAIN_ERROR = 0.145
 
 AUDIENCE_CLASS_SUSPICIOUS = "suspicious"
 
@@ -242,27 +266,32 @@ def _mask_optional_fields(features: pd.DataFrame, probability: float,
 
 
 def _balanced_weights(is_fake: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """Within each group (data source) fake and real rows get equal total weight; groups keep
-    a weight proportional to their size. Structural missingness (a source lacking a field) then
-    carries no label information."""
+    """Every group (data source) weighs the same, and within it fake and real rows get equal
+    total weight. Structural missingness (a source lacking a field) then carries no label
+    information, and no single collection's way of finding fakes (Purba's 43k accounts against
+    Kaggle's 696) dominates what the model believes a fake looks like: each source is one domain,
+    and the model has to hold on all of them."""
     weights = np.empty(len(is_fake), dtype="float64")
     for group in np.unique(groups):
         in_group = groups == group
-        n_group = in_group.sum()
         for label in (False, True):
             cell = in_group & (is_fake == label)
             if cell.any():
-                weights[cell] = 0.5 * n_group / cell.sum()
+                weights[cell] = 0.5 / cell.sum()
     return weights / weights.mean()
 
 
 class FollowerAccountClassifier(ClassifierMixin, BaseEstimator):
-    """LightGBM binary classifier of fake follower accounts, robust to missing fields.
+    """LightGBM binary classifier of fake follower accounts, robust to missing fields, with the
+    quantifier that turns its probabilities into an audience's fake share.
 
-    `fit` holds out `holdout_fraction` of the accounts (stratified by source and label), trains
-    on the rest, measures `sensitivity_` and `specificity_` at `threshold` on the held-out part
-    (fields as given) and `minimal_sensitivity_` / `minimal_specificity_` with only the minimal
-    fields; then, when `refit` is true, retrains on all the accounts with the same settings.
+    `fit` predicts every account out of fold (`n_folds` folds stratified by source and label),
+    fits `share_estimator_` (models.quantification.FakeShareEstimator, `share_method`, interval
+    widened by `domain_error`) and `field_drift_` (the domain check) on those out-of-fold
+    probabilities, records `sensitivity_` / `specificity_` at `threshold` (fields as given) and
+    `minimal_sensitivity_` / `minimal_specificity_` (only the minimal fields), then trains
+    `booster_` on all the accounts. Probabilities are under a balanced prior: each source is one
+    domain and weighs the same, fake and real halves within it (see `_balanced_weights`).
 
     `n_jobs` defaults to 1: on a shared 2-core machine LightGBM's OpenMP threads spin-wait and
     a 2-thread fit was measured 10x slower than a 1-thread one.
@@ -272,8 +301,9 @@ class FollowerAccountClassifier(ClassifierMixin, BaseEstimator):
                  num_leaves: int = 31, min_child_samples: int = 20,
                  feature_fraction: float = 0.9, reg_lambda: float = 1.0,
                  mask_probability: float = 0.5, n_masked_copies: int = 1,
-                 holdout_fraction: float = 0.2, threshold: float = 0.5, refit: bool = True,
-                 monotone: bool = True, n_jobs: int = 1, random_state: int = 0):
+                 n_folds: int = 3, threshold: float = 0.5, share_method: str = SHARE_METHOD,
+                 domain_error: float = DOMAIN_ERROR, monotone: bool = True, n_jobs: int = 1,
+                 random_state: int = 0):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -282,9 +312,10 @@ class FollowerAccountClassifier(ClassifierMixin, BaseEstimator):
         self.reg_lambda = reg_lambda
         self.mask_probability = mask_probability
         self.n_masked_copies = n_masked_copies
-        self.holdout_fraction = holdout_fraction
+        self.n_folds = n_folds
         self.threshold = threshold
-        self.refit = refit
+        self.share_method = share_method
+        self.domain_error = domain_error
         self.monotone = monotone
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -308,12 +339,11 @@ class FollowerAccountClassifier(ClassifierMixin, BaseEstimator):
             params["monotone_constraints_method"] = "advanced"
         return params
 
-    def _train(self, features: pd.DataFrame, is_fake: np.ndarray, groups: np.ndarray,
+    def _train(self, features: pd.DataFrame, is_fake: np.ndarray, weights: np.ndarray,
                rng: np.random.Generator) -> lgb.Booster:
         copies = [features] + [_mask_optional_fields(features, self.mask_probability, rng)
                                for _ in range(self.n_masked_copies)]
         n_copies = len(copies)
-        weights = _balanced_weights(is_fake, groups)
         train = lgb.Dataset(
             pd.concat(copies, ignore_index=True),
             label=np.tile(is_fake.astype("float64"), n_copies),
@@ -339,44 +369,55 @@ class FollowerAccountClassifier(ClassifierMixin, BaseEstimator):
         groups = np.asarray(pd.Series(groups).astype("str"))
 
         features = follower_account_features(accounts).reset_index(drop=True)
+        weights = _balanced_weights(labels, groups)
         rng = np.random.default_rng(self.random_state)
         strata = np.char.add(groups.astype("U"), labels.astype("U"))
-        train_idx, held_idx = train_test_split(
-            np.arange(len(features)), test_size=self.holdout_fraction,
-            random_state=self.random_state, stratify=strata)
-        booster = self._train(features.iloc[train_idx], labels[train_idx], groups[train_idx], rng)
+        minimal = features.copy()
+        minimal[list(NON_MINIMAL_FEATURES)] = np.nan
+        out_of_fold = np.empty(len(features))
+        out_of_fold_minimal = np.empty(len(features))
+        folds = StratifiedKFold(self.n_folds, shuffle=True, random_state=self.random_state)
+        for fit_idx, held_idx in folds.split(features, strata):
+            booster = self._train(features.iloc[fit_idx], labels[fit_idx], weights[fit_idx],
+                                  rng)
+            out_of_fold[held_idx] = booster.predict(features.iloc[held_idx])
+            out_of_fold_minimal[held_idx] = booster.predict(minimal.iloc[held_idx])
 
-        held = features.iloc[held_idx]
-        held_labels = labels[held_idx]
-        minimal = held.copy()
-        minimal[["is_private", "bio_length", "has_external_url"]] = np.nan
-        self.sensitivity_, self.specificity_ = _error_rates(
-            booster.predict(held) >= self.threshold, held_labels)
+        self.sensitivity_, self.specificity_ = _error_rates(out_of_fold >= self.threshold,
+                                                            labels)
         self.minimal_sensitivity_, self.minimal_specificity_ = _error_rates(
-            booster.predict(minimal) >= self.threshold, held_labels)
-        self.n_holdout_ = len(held_idx)
-        self.holdout_positives_ = int(held_labels.sum())
-
-        self.booster_ = (self._train(features, labels, groups, rng) if self.refit else booster)
+            out_of_fold_minimal >= self.threshold, labels)
+        # Kept so that other quantification methods can be compared on the same footing.
+        self.out_of_fold_ = {"p_fake": out_of_fold, "is_fake": labels, "weight": weights}
+        self.share_estimator_ = FakeShareEstimator(
+            method=self.share_method, threshold=self.threshold,
+            domain_error=self.domain_error).fit(out_of_fold, labels, weights)
+        self.field_drift_ = FieldDrift().fit(
+            {name: features[name].to_numpy() for name in DRIFT_FIELDS}, labels, weights)
+        self.n_accounts_ = len(features)
+        self.booster_ = self._train(features, labels, weights, rng)
         self.feature_names_ = list(FEATURE_NAMES)
         self.n_features_in_ = len(FEATURE_NAMES)
         self.classes_ = np.array([False, True])
         return self
 
     def predict_fake_proba(self, accounts: pd.DataFrame) -> np.ndarray:
-        """Probability that each account is fake (balanced prior)."""
+        """Probability that each account is fake under a balanced prior (see `audit_accounts`
+        for the probability in a given audience)."""
+        return self._predict_matrix(_feature_matrix(accounts))
+
+    def _predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
         if not hasattr(self, "booster_"):
             raise RuntimeError("FollowerAccountClassifier is not fitted; call fit first")
-        if len(accounts) == 0:
+        if len(matrix) == 0:
             return np.empty(0, dtype="float64")
         # One thread for a request's few hundred rows: OpenMP's start-up and spin-waiting on
         # a loaded machine cost more than the trees. A training batch of millions of accounts
         # is worth every core (same predictions either way).
         threads = getattr(self, "n_jobs", 1)
-        if len(accounts) >= PARALLEL_PREDICT_MIN_ROWS:
+        if len(matrix) >= PARALLEL_PREDICT_MIN_ROWS:
             threads = max(threads, os.cpu_count() or 1)
-        return self.booster_.predict(_feature_matrix(accounts), num_threads=threads
-                                     ).astype("float64")
+        return self.booster_.predict(matrix, num_threads=threads).astype("float64")
 
     def predict_proba(self, accounts: pd.DataFrame) -> np.ndarray:
         p_fake = self.predict_fake_proba(accounts)
@@ -408,53 +449,50 @@ def classify_accounts(accounts: pd.DataFrame, p_fake, threshold: float = 0.5) ->
     return classes
 
 
-def fake_share_interval(n_flagged, n_total, sensitivity, specificity,
-                        confidence: float = 0.9) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Fake share corrected for classifier error, with an interval (vectorised).
+@dataclass
+class AudienceAudit:
+    """What an audit of follower accounts says, per account and per audience (group).
 
-    The flagged rate q = n_flagged / n_total gets a Wilson score interval (sample size); the
-    point estimate and both bounds go through the Rogan-Gladen correction
-    p = (q + specificity - 1) / (sensitivity + specificity - 1), which widens the interval by
-    1 / (sensitivity + specificity - 1) (classifier error), then are clipped to [0, 1].
-    Where n_total is 0 or the classifier is no better than chance (sensitivity + specificity
-    <= 1) the share is NaN and the interval is [0, 1].
+    p_fake: each account's probability of being fake *in its audience* (the classifier's
+    balanced-prior probability moved to the audience's estimated share); p_fake_balanced: the
+    classifier's own; classes: vendor audience classes (suspicious when p_fake >= 0.5);
+    estimates: the share of every audience with its interval and domain check; warnings: the
+    domain check in plain words per audience (None when it passes).
     """
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    n_flagged, n_total, sensitivity, specificity = np.broadcast_arrays(
-        *(np.asarray(a, dtype="float64") for a in (n_flagged, n_total, sensitivity,
-                                                    specificity)))
-    if np.any(n_flagged < 0) or np.any(n_flagged > n_total):
-        raise ValueError("n_flagged must be between 0 and n_total")
-    z = _two_sided_z(confidence)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        q = n_flagged / n_total
-        denominator = 1 + z**2 / n_total
-        centre = (q + z**2 / (2 * n_total)) / denominator
-        half_width = z * np.sqrt(q * (1 - q) / n_total + z**2 / (4 * n_total**2)) / denominator
-        youden = sensitivity + specificity - 1
-        informative = (n_total > 0) & (youden > 0)
 
-        def corrected(rate):
-            return np.clip((rate + specificity - 1) / youden, 0.0, 1.0)
-
-        share = np.where(informative, corrected(q), np.nan)
-        low = np.where(informative, corrected(centre - half_width), 0.0)
-        high = np.where(informative, corrected(centre + half_width), 1.0)
-    return share, low, high
+    p_fake: np.ndarray
+    p_fake_balanced: np.ndarray
+    classes: np.ndarray
+    estimates: ShareEstimates
+    warnings: list[str | None]
 
 
-@functools.lru_cache(maxsize=64)
-def _two_sided_z(confidence: float) -> float:
-    """Normal quantile of a two-sided `confidence` interval (scipy's ppf has ~50 us overhead)."""
-    return float(norm.ppf(0.5 + confidence / 2))
-
-
-def estimate_fake_share(p_fake, sensitivity: float, specificity: float,
-                        confidence: float = 0.9,
-                        threshold: float = 0.5) -> tuple[float, float, float]:
-    """(share, low, high) of fake accounts in one audience sample from per-account p_fake."""
-    flagged = np.asarray(p_fake, dtype="float64") >= threshold
-    share, low, high = fake_share_interval(flagged.sum(), flagged.size, sensitivity,
-                                           specificity, confidence)
-    return float(share), float(low), float(high)
+def audit_accounts(scorer, accounts: pd.DataFrame, group=None,
+                   n_groups: int | None = None, threshold: float = 0.5) -> AudienceAudit:
+    """The one follower audit: score the accounts, estimate each audience's fake share with the
+    scorer's quantifier, check the domain, and class the accounts at the audience's share.
+    `group` (int codes, one per account) splits the accounts into `n_groups` audiences; None is
+    one audience. The scorer needs `predict_fake_proba` and `share_estimator_`; its
+    `field_drift_`, when present, runs the domain check."""
+    p_balanced = np.asarray(scorer.predict_fake_proba(accounts), dtype="float64")
+    if group is None:
+        group, n_groups = np.zeros(len(p_balanced), dtype="int64"), 1
+    group = np.asarray(group, dtype="int64")
+    estimator = scorer.share_estimator_
+    share = estimator.point_estimates(p_balanced, group, n_groups)
+    drift = getattr(scorer, "field_drift_", None)
+    drifted_fields, drift_scores = None, None
+    if drift is not None and len(p_balanced):
+        fields = {name: _numeric_values(accounts, name) for name in DRIFT_FIELDS
+                  if name in accounts.columns}
+        if fields:
+            result = drift.score(fields, share, group, n_groups)
+            drifted_fields, drift_scores = result.drifted_fields, result.drift
+    estimates = estimator.estimate_groups(p_balanced, group, n_groups, drift=drift_scores,
+                                          drifted_fields=drifted_fields)
+    p_fake = estimator.posterior(p_balanced, estimates.share[group]) if len(group) else \
+        p_balanced
+    classes = classify_accounts(accounts, p_fake, threshold)
+    return AudienceAudit(p_fake=p_fake, p_fake_balanced=p_balanced, classes=classes,
+                         estimates=estimates,
+                         warnings=[drift_warning(f) for f in estimates.drifted_fields])

@@ -186,21 +186,20 @@ class ScoringEngine:
         return AuditResponse.model_validate(self.audit_payload(accounts))
 
     def audit_payload(self, accounts: Sequence[dict]) -> dict:
-        from features.audience import FAKE_SHARE_CONFIDENCE, FLAG_THRESHOLD
-        from models.follower_account import classify_accounts, estimate_fake_share
+        from features.audience import FLAG_THRESHOLD
+        from models.follower_account import audit_accounts
 
         frame = accounts_frame(accounts, self.config)
         if len(frame) == 0:
             raise RequestError(422, "invalid request", [problem(
                 ["accounts"], "no accounts; expected at least one audience_sample record",
                 "too_short")])
-        # The scorer the feature pipeline uses for audience samples, with its threshold and
-        # confidence: an audit agrees with the audience features of /score.
-        scorer = self.bundle.pipeline.follower_scorer_
-        p_fake = np.asarray(scorer.predict_fake_proba(frame), dtype="float64")
-        classes = classify_accounts(frame, p_fake, FLAG_THRESHOLD)
-        share, low, high = estimate_fake_share(p_fake, scorer.sensitivity_, scorer.specificity_,
-                                               FAKE_SHARE_CONFIDENCE, FLAG_THRESHOLD)
+        # The scorer the feature pipeline uses for audience samples, through the same audit:
+        # an audit agrees with the audience features of /score.
+        audit = audit_accounts(self.bundle.pipeline.follower_scorer_, frame,
+                               threshold=FLAG_THRESHOLD)
+        p_fake, classes, estimates = audit.p_fake, audit.classes, audit.estimates
+        share, low, high = estimates.share[0], estimates.low[0], estimates.high[0]
         class_names, counts = np.unique(classes.astype(str), return_counts=True)
         payload = {
             "provenance": self.provenance,
@@ -212,7 +211,11 @@ class ScoringEngine:
                     classes.tolist(), strict=True))
             ],
             "fake_share": {"estimate": _finite_or_none(share), "low": _finite_or_none(low),
-                           "high": _finite_or_none(high)},
+                           "high": _finite_or_none(high), "method": estimates.method,
+                           "domain_check": {"passed": audit.warnings[0] is None,
+                                            "drift": float(estimates.drift[0]),
+                                            "fields": list(estimates.drifted_fields[0]),
+                                            "warning": audit.warnings[0]}},
             "class_shares": {str(name): float(count / len(frame))
                              for name, count in zip(class_names, counts, strict=True)},
         }

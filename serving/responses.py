@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from data.domain import AUDIENCE_CLASSES, tier_names
+from models.quantification import DRIFT_TOLERANCE
 
 MODEL_NAMES = ("follower_account", "bought_followers", "fake_share", "conversions")
 MODEL_OUTPUTS = {
@@ -150,7 +151,8 @@ def creator_scores(scores, features: pd.DataFrame, dataset, order: Sequence[str]
     get = {name: _column(table, name, rows) for name in (
         "engagement_rate", "engagement_percentile", "cohort_size", "fake_follower_risk",
         "fake_share", "fake_share_low", "fake_share_high", "audience_quality", "niche_fit",
-        "cost", "expected_conversions", "expected_conversions_low", "expected_conversions_high",
+        "audience_domain_drift", "cost", "expected_conversions", "expected_conversions_low",
+        "expected_conversions_high",
         "expected_revenue", "expected_revenue_low", "expected_revenue_high", "predicted_roi",
         "predicted_roi_low", "predicted_roi_high", "revenue_per_conversion",
         *COMPONENT_EVIDENCE, *(e for group in COMPONENT_EVIDENCE.values() for e in group))}
@@ -178,6 +180,7 @@ def creator_scores(scores, features: pd.DataFrame, dataset, order: Sequence[str]
                 "fake_follower_risk": get["fake_follower_risk"][i],
                 "fake_share": _interval(get["fake_share"], get["fake_share_low"],
                                         get["fake_share_high"], i),
+                "audience_check": _domain_check(get["audience_domain_drift"][i]),
                 "audience_quality": get["audience_quality"][i],
                 "verdict": verdicts[i],
                 "audience_classes": {name: values[i] for name, values in classes.items()},
@@ -211,6 +214,15 @@ def creator_scores(scores, features: pd.DataFrame, dataset, order: Sequence[str]
             item["explanations"] = group_explanations(scores.explanations.get(key, []))
         out.append(item)
     return out
+
+
+def _domain_check(drift: float | None) -> dict:
+    if drift is None:
+        return {"passed": None, "drift": None, "fields": [], "warning": None}
+    passed = drift <= DRIFT_TOLERANCE
+    return {"passed": passed, "drift": drift, "fields": [], "warning": None if passed else (
+        "The sampled followers do not look like the labelled accounts the model learned from: "
+        "the fake share is less reliable and its interval was widened.")}
 
 
 def model_descriptions(bundle, provenance: dict) -> dict:

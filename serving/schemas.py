@@ -137,9 +137,20 @@ class Component(BaseModel):
     evidence: dict[str, Any] = Field(default_factory=dict)
 
 
+class DomainCheck(BaseModel):
+    passed: bool | None = Field(description="null without an audience sample")
+    drift: float | None = Field(
+        description="largest excess Hellinger distance of a field from the labelled accounts")
+    fields: list[str] = Field(default_factory=list,
+                              description="the fields that fail (empty when none or unknown)")
+    warning: str | None = None
+
+
 class Authenticity(BaseModel):
     fake_follower_risk: float | None = Field(description="probability of bought followers")
     fake_share: Interval
+    audience_check: DomainCheck | None = Field(
+        default=None, description="is the audience sample like the labelled accounts?")
     audience_quality: float | None = Field(description="0-100")
     verdict: str | None = Field(description="ok, check, avoid or unknown")
     audience_classes: dict[str, float | None] = Field(
@@ -250,10 +261,15 @@ class AccountScore(BaseModel):
     account_class: str
 
 
+class AuditShare(Interval):
+    method: str
+    domain_check: DomainCheck
+
+
 class AuditResponse(BaseModel):
     provenance: Provenance
     accounts: list[AccountScore]
-    fake_share: Interval
+    fake_share: AuditShare
     class_shares: dict[str, float]
 
 

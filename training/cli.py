@@ -227,7 +227,7 @@ def audit_followers(
                              "probability and class of every account."),
 ) -> None:
     """Score follower accounts with the champion's follower classifier; print the fake share."""
-    from models.follower_account import classify_accounts, estimate_fake_share
+    from models.follower_account import audit_accounts
     from training import registry
 
     _check_out(out)
@@ -247,17 +247,25 @@ def audit_followers(
             with console.status("Training the default follower-account classifier..."):
                 classifier, _ = train_default_follower_classifier()
             source = "a freshly trained default classifier"
-        p_fake = classifier.predict_fake_proba(accounts)
+        audit = audit_accounts(classifier, accounts)
         result = accounts.copy()
-        result["p_fake"] = p_fake
-        result["account_class"] = classify_accounts(accounts, p_fake)
-        share, low, high = estimate_fake_share(p_fake, classifier.sensitivity_,
-                                               classifier.specificity_)
+        result["p_fake"] = audit.p_fake
+        result["p_fake_balanced_prior"] = audit.p_fake_balanced
+        result["account_class"] = audit.classes
         write_frame(result, out, index=False)
+    estimates = audit.estimates
     console.print(f"{len(result):,} accounts scored with {source} -> {out}")
-    console.print(f"Estimated fake share: [bold]{_pct(share)}[/bold] (90% interval "
-                  f"{_pct(low)} - {_pct(high)}; corrected for the classifier's sensitivity "
-                  f"{classifier.sensitivity_:.2f} and specificity {classifier.specificity_:.2f})")
+    console.print(f"Estimated fake share: [bold]{_pct(estimates.share[0])}[/bold] (90% interval "
+                  f"{_pct(estimates.low[0])} - {_pct(estimates.high[0])}; "
+                  f"{estimates.method.upper()} quantification, the interval includes the "
+                  "error measured on data sets the classifier never saw)")
+    console.print("p_fake in the output is each account's probability at this audience's "
+                  "estimated share; p_fake_balanced_prior the classifier's at 50/50.")
+    if audit.warnings[0]:
+        console.print(f"[yellow]Domain check: {audit.warnings[0]}[/yellow]")
+    else:
+        console.print(f"Domain check: passed (largest field drift "
+                      f"{estimates.drift[0]:.2f}; fails above 0.15).")
 
 
 def _check_out(out: Path) -> None:

@@ -110,7 +110,9 @@ def train_default_follower_classifier(shared_dir: str | os.PathLike | None = Non
         "specificity": classifier.specificity_,
         "minimal_fields_sensitivity": classifier.minimal_sensitivity_,
         "minimal_fields_specificity": classifier.minimal_specificity_,
-        "n_holdout": classifier.n_holdout_,
+        "n_out_of_fold": classifier.n_accounts_,
+        "share_method": classifier.share_estimator_.method,
+        "share_domain_error": classifier.share_estimator_.domain_error,
         "seed": seed,
     }
     return classifier, info
@@ -128,9 +130,9 @@ def _select_binary_params(accounts: pd.DataFrame, labels: np.ndarray, grid: dict
     for params in _grid(grid):
         scores = []
         for fit_idx, val_idx in splitter.split(accounts, labels):
-            # No refit inside CV: the grid is compared, not shipped.
+            # Two inner folds for the quantifier: the grid is compared, not shipped.
             model = FollowerAccountClassifier(random_state=seed, min_child_samples=10,
-                                              refit=False, **params)
+                                              n_folds=2, **params)
             model.fit(accounts.iloc[fit_idx], labels[fit_idx])
             predicted = model.predict(accounts.iloc[val_idx])
             scores.append(f1_score(labels[val_idx], predicted, average="macro"))
@@ -301,5 +303,141 @@ def benchmark_follower_classifier(shared_dir: str | os.PathLike | None = None, s
     return pd.DataFrame(rows).reindex(columns=columns)
 
 
-__all__ = ["FEATURE_NAMES", "benchmark_follower_classifier", "follower_account_features",
+
+# ---------------------------------------------------------------------- the share, off-domain
+APP_PREVALENCES = tuple(np.round(np.arange(0.0, 0.601, 0.05), 2))
+APP_SIZES = (100, 500)
+APP_REPEATS = 20
+DOMAIN_ERROR_GRID = np.round(np.arange(0.0, 0.301, 0.005), 3)
+NOMINAL_COVERAGE = 0.9
+
+
+def labelled_frames(shared_dir: str | os.PathLike | None = None) -> dict[str, pd.DataFrame]:
+    """Every labelled set, one frame each, labels mapped to our definition of fake (see
+    training/README.md): Purba r -> real, a / i / s -> fake (all bought, per its authors);
+    Kaggle fake -> fake; InstaFake isFake -> fake. Kaggle is train + test."""
+    root = shared_datasets_dir(shared_dir)
+    return {
+        "purba": load_purba(root / "purba_instagram_fake"),
+        "kaggle": pd.concat([load_kaggle(root / "kaggle_instagram_fake", s)
+                             for s in ("train", "test")], ignore_index=True),
+        "instafake": load_instafake(root / "instafake"),
+    }
+
+
+def _artificial_audiences(is_fake: np.ndarray, rng: np.random.Generator,
+                          prevalences=APP_PREVALENCES, sizes=APP_SIZES,
+                          repeats: int = APP_REPEATS):
+    """The artificial-prevalence protocol: audiences of `size` accounts drawn with replacement
+    from a labelled set, each account fake with probability `prevalence`. Yields
+    (size, prevalence, indices)."""
+    fakes, reals = np.flatnonzero(is_fake), np.flatnonzero(~is_fake)
+    for size in sizes:
+        for prevalence in prevalences:
+            for _ in range(repeats):
+                n_fake = rng.binomial(size, prevalence)
+                yield size, float(prevalence), np.concatenate([
+                    rng.choice(fakes, n_fake), rng.choice(reals, size - n_fake)])
+
+
+def benchmark_share_estimators(shared_dir: str | os.PathLike | None = None, seed: int = 0,
+                               quick: bool = False) -> dict[str, pd.DataFrame]:
+    """Leave one data set out: train the classifier on the others, then on the held-out set
+    measure per-account AUC / kappa and, on artificial audiences (prevalence 0-60%), every
+    quantification method's share error and the coverage of its 90% interval.
+
+    Returns {"audiences": one row per (held-out set, audience, method) with truth, estimate,
+    sampling error and the domain check's drift; "accounts": per held-out set AUC and kappa;
+    "methods": MAE per held-out set and method; "calibration": the off-domain error that gives
+    nominal coverage and the coverage it gives per held-out set}.
+    """
+    from sklearn.metrics import cohen_kappa_score, roc_auc_score
+
+    from models.follower_account import DRIFT_FIELDS, audit_accounts
+    from models.quantification import METHODS, FakeShareEstimator
+
+    frames = labelled_frames(shared_dir)
+    if quick:
+        frames["purba"] = frames["purba"].sample(4_000, random_state=seed)
+    rng = np.random.default_rng(seed)
+    audience_rows, account_rows = [], []
+    for held_out, test in frames.items():
+        train = pd.concat([f for s, f in frames.items() if s != held_out], ignore_index=True)
+        classifier = FollowerAccountClassifier(
+            random_state=seed, n_estimators=100 if quick else 300, domain_error=0.0).fit(
+            train, train["is_fake"].to_numpy(dtype=bool))
+        calibration = classifier.out_of_fold_
+        estimators = {m: FakeShareEstimator(method=m).fit(
+            calibration["p_fake"], calibration["is_fake"], calibration["weight"])
+            for m in METHODS}
+        truth = test["is_fake"].to_numpy(dtype=bool)
+        p_fake = classifier.predict_fake_proba(test)
+        audit = audit_accounts(classifier, test)
+        account_rows.append({
+            "held_out": held_out, "n_accounts": len(test), "fake_share": float(truth.mean()),
+            "auc": roc_auc_score(truth, p_fake),
+            "kappa_balanced": cohen_kappa_score(truth, p_fake >= 0.5),
+            "kappa_audit": cohen_kappa_score(truth, audit.p_fake >= 0.5),
+            "fields": ", ".join(c for c in ACCOUNT_FIELDS if test[c].notna().any()),
+        })
+        fields = {name: test[name].to_numpy(dtype="float64", na_value=np.nan)
+                  for name in DRIFT_FIELDS if test[name].notna().any()}
+        for size, prevalence, idx in _artificial_audiences(truth, rng):
+            p = p_fake[idx]
+            group = np.zeros(len(idx), dtype="int64")
+            sld_share = estimators["sld"].point_estimates(p)
+            drift = classifier.field_drift_.score({k: v[idx] for k, v in fields.items()},
+                                                  sld_share).drift[0]
+            for method, estimator in estimators.items():
+                share = float(estimator.point_estimates(p)[0])
+                se = float(estimator.sampling_error(p, group, 1, np.array([share]))[0])
+                audience_rows.append({"held_out": held_out, "size": size,
+                                      "prevalence": prevalence, "method": method,
+                                      "estimate": share, "error": share - prevalence,
+                                      "sampling_se": se, "drift": float(drift)})
+    audiences = pd.DataFrame(audience_rows)
+    audiences["abs_error"] = audiences["error"].abs()
+    methods = audiences.pivot_table(index="method", columns="held_out", values="abs_error",
+                                    aggfunc="mean")
+    methods["mean"] = methods.mean(axis=1)
+    calibration = calibrate_domain_error(audiences)
+    return {"audiences": audiences, "accounts": pd.DataFrame(account_rows),
+            "methods": methods.sort_values("mean"), "calibration": calibration}
+
+
+def interval_coverage(audiences: pd.DataFrame, domain_error: float,
+                      confidence: float = NOMINAL_COVERAGE) -> pd.Series:
+    """Per held-out set: how often share +- sqrt((z se)^2 + domain_error^2), clipped to
+    [0, 1], covers the audience's prevalence."""
+    from scipy.stats import norm
+
+    z = norm.ppf(0.5 + confidence / 2)
+    half = np.sqrt((z * audiences["sampling_se"]) ** 2 + domain_error ** 2)
+    low = (audiences["estimate"] - half).clip(0, 1)
+    high = (audiences["estimate"] + half).clip(0, 1)
+    hit = (low <= audiences["prevalence"]) & (audiences["prevalence"] <= high)
+    return hit.groupby(audiences["held_out"]).mean()
+
+
+def calibrate_domain_error(audiences: pd.DataFrame) -> pd.DataFrame:
+    """Per method: the smallest off-domain error (on DOMAIN_ERROR_GRID) whose interval covers
+    NOMINAL_COVERAGE of the artificial audiences pooled over the held-out sets, and the coverage
+    it gives on each held-out set."""
+    rows = []
+    for method, part in audiences.groupby("method"):
+        chosen = DOMAIN_ERROR_GRID[-1]
+        for value in DOMAIN_ERROR_GRID:
+            per_set = interval_coverage(part, value)
+            if per_set.mean() >= NOMINAL_COVERAGE:
+                chosen = value
+                break
+        coverage = interval_coverage(part, chosen)
+        rows.append({"method": method, "domain_error": float(chosen),
+                     **{f"coverage_{k}": round(float(v), 3) for k, v in coverage.items()},
+                     "coverage_without": round(float(interval_coverage(part, 0.0).mean()), 3)})
+    return pd.DataFrame(rows).set_index("method")
+
+
+__all__ = ["FEATURE_NAMES", "benchmark_follower_classifier", "benchmark_share_estimators",
+           "follower_account_features",
            "train_default_follower_classifier"]

@@ -4,15 +4,14 @@ import pytest
 
 from features import FeaturePipeline
 from features.audience import RuleBasedFollowerScorer
-from models.follower_account import fake_share_interval
+from models.quantification import FakeShareEstimator
 from tests.features.conftest import make_dataset, regular_posts
 
 
 class FixedScorer:
     """Flags exactly the accounts with no profile picture."""
 
-    sensitivity_ = 0.8
-    specificity_ = 0.95
+    share_estimator_ = FakeShareEstimator(method="acc").fit_rates(0.8, 0.05)
 
     def predict_fake_proba(self, accounts):
         return np.where(accounts["has_profile_pic"].to_numpy(dtype=bool), 0.1, 0.9)
@@ -36,11 +35,11 @@ def test_audience_class_shares_and_fake_share_interval():
     assert row["audience_share_influencer"] == pytest.approx(0.1)
     assert row["audience_share_mass_follower"] == pytest.approx(0.2)
     assert row["audience_share_real"] == pytest.approx(0.5)
-    share, low, high = fake_share_interval(4, 20, 0.8, 0.95, 0.9)
-    assert row["audience_fake_share"] == pytest.approx(float(share))
-    assert (0.15 / 0.75) == pytest.approx(row["audience_fake_share"])  # Rogan-Gladen by hand
-    assert row["audience_fake_share_low"] == pytest.approx(float(low))
-    assert row["audience_fake_share_high"] == pytest.approx(float(high))
+    assert (0.15 / 0.75) == pytest.approx(row["audience_fake_share"])  # adjusted count by hand
+    estimates = FixedScorer.share_estimator_.estimate_groups(
+        FixedScorer().predict_fake_proba(audience))
+    assert row["audience_fake_share_low"] == pytest.approx(float(estimates.low[0]))
+    assert row["audience_fake_share_high"] == pytest.approx(float(estimates.high[0]))
     assert row["audience_fake_share_low"] < row["audience_fake_share"] < row[
         "audience_fake_share_high"]
     # no sample: NaN and a coverage flag of 0, no crash

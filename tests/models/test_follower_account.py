@@ -9,9 +9,8 @@ from data.real_datasets import load_real_accounts, shared_datasets_available
 from models.follower_account import (
     FEATURE_NAMES,
     FollowerAccountClassifier,
+    audit_accounts,
     classify_accounts,
-    estimate_fake_share,
-    fake_share_interval,
     follower_account_features,
 )
 
@@ -94,6 +93,7 @@ def test_classifier_separates_bot_from_person(simulated_classifier):
     assert p_bot > 0.8 and p_person < 0.2
     assert model.feature_names_ == list(FEATURE_NAMES)
     assert model.booster_.num_trees() == 120
+    assert model.share_estimator_.method == "sld" and hasattr(model, "field_drift_")
     assert 0.8 < model.sensitivity_ <= 1 and 0.8 < model.specificity_ <= 1
     assert 0.5 < model.minimal_sensitivity_ <= 1
 
@@ -142,46 +142,24 @@ def test_classify_accounts_vendor_classes():
     assert classify_accounts(accounts, p_fake, threshold=0.95)[0] == "mass_follower"
 
 
-def test_fake_share_interval_is_wider_for_small_samples():
-    share, low, high = fake_share_interval([6, 600], [20, 2000], 0.9, 0.85)
-    assert share[0] == pytest.approx(share[1])
-    assert high[0] - low[0] > 3 * (high[1] - low[1])
-    assert np.all(low <= share) and np.all(share <= high)
-    # Rogan-Gladen: flagged rate 0.3 with sens 0.9, spec 0.85 -> (0.3 - 0.15) / 0.75 = 0.2
-    assert share[1] == pytest.approx(0.2)
-
-
-def test_fake_share_interval_widens_with_classifier_error():
-    _, low_good, high_good = fake_share_interval(60, 200, 0.95, 0.95)
-    _, low_poor, high_poor = fake_share_interval(60, 200, 0.7, 0.7)
-    assert high_poor - low_poor > high_good - low_good
-
-
-def test_fake_share_interval_uninformative_cases():
-    share, low, high = fake_share_interval([0, 5], [0, 10], [0.9, 0.5], [0.9, 0.5])
-    assert np.isnan(share).all() and low.tolist() == [0, 0] and high.tolist() == [1, 1]
-    with pytest.raises(ValueError, match="n_flagged"):
-        fake_share_interval(11, 10, 0.9, 0.9)
-
-
-def test_fake_share_interval_covers_truth_in_simulation():
-    rng = np.random.default_rng(42)
-    sensitivity, specificity, n, trials = 0.85, 0.9, 300, 4000
-    true_share = rng.uniform(0.05, 0.6, trials)
-    flagged_rate = true_share * sensitivity + (1 - true_share) * (1 - specificity)
-    n_flagged = rng.binomial(n, flagged_rate)
-    share, low, high = fake_share_interval(n_flagged, n, sensitivity, specificity, 0.9)
-    coverage = np.mean((low <= true_share) & (true_share <= high))
-    assert 0.87 <= coverage <= 0.94
-    assert abs(np.mean(share - true_share)) < 0.01
-
-
-def test_estimate_fake_share_wraps_vectorised_interval():
-    p_fake = np.r_[np.full(30, 0.9), np.full(70, 0.1)]
-    expected = fake_share_interval(30, 100, 0.9, 0.8, 0.9)
-    assert estimate_fake_share(p_fake, 0.9, 0.8) == pytest.approx(
-        tuple(float(a) for a in expected))
-    assert np.isnan(estimate_fake_share(np.array([]), 0.9, 0.8)[0])
+def test_audit_accounts_classes_at_the_audience_share(simulated_classifier):
+    """One audit for every caller: shares per group, posterior classes, interval around."""
+    accounts = _simulated_accounts(300, 60, seed=11)
+    group = np.r_[np.zeros(180, dtype="int64"), np.ones(180, dtype="int64")]
+    audit = audit_accounts(simulated_classifier, accounts, group, 2)
+    estimates = audit.estimates
+    assert estimates.share.shape == (2,) and estimates.n_accounts.tolist() == [180, 180]
+    assert np.all(estimates.low <= estimates.share) and np.all(estimates.share <= estimates.high)
+    truth = accounts["is_fake"].to_numpy()
+    for g in (0, 1):
+        assert abs(estimates.share[g] - truth[group == g].mean()) < 0.1
+    # Bayes' rule at the audience's share: within an audience, the balanced order is kept.
+    first = group == 0
+    order = np.argsort(audit.p_fake_balanced[first])
+    assert np.all(np.diff(audit.p_fake[first][order]) >= -1e-12)
+    assert (audit.classes == "suspicious").tolist() == (audit.p_fake >= 0.5).tolist()
+    single = audit_accounts(simulated_classifier, accounts.iloc[:180])
+    assert single.estimates.share[0] == pytest.approx(estimates.share[0])
 
 
 def test_typed_columns_give_the_same_features_as_the_general_path():

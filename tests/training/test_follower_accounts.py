@@ -10,8 +10,11 @@ import pandas as pd
 import pytest
 
 from data.real_datasets import SHARED_DIR_ENV, shared_datasets_available
+from models.follower_account import audit_accounts
 from training.follower_accounts import (
     benchmark_follower_classifier,
+    benchmark_share_estimators,
+    labelled_frames,
     train_default_follower_classifier,
 )
 
@@ -78,3 +81,63 @@ def test_benchmark_table_runs_quick():
     # Even the quick (small-grid, subsampled) run is well above chance on every benchmark.
     assert (table["ours"] > 0.6).all()
     assert np.isfinite(table["ours"]).all()
+
+
+@pytest.fixture(scope="module")
+def shipped_classifier():
+    classifier, _ = train_default_follower_classifier(n_estimators=150)
+    return classifier
+
+
+@pytest.mark.real_data
+@needs_shared
+def test_low_activity_real_people_are_not_swept_into_suspicious(shipped_classifier):
+    """InstaFake (never trained on) real accounts with few followers, a few posts, a picture
+    and a normal following count, in an audience 10% fake: they stay real at the audience's
+    share, and the interval covers the truth."""
+    instafake = labelled_frames()["instafake"]
+    low_activity = instafake[~instafake["is_fake"]
+                             & (instafake["followers"] <= 150) & (instafake["following"] <= 1000)
+                             & (instafake["posts_count"] >= 3)
+                             & instafake["has_profile_pic"].astype(bool)]
+    assert len(low_activity) >= 50
+    fakes = instafake[instafake["is_fake"]].sample(len(low_activity) // 9, random_state=0)
+    audience = pd.concat([low_activity, fakes], ignore_index=True)
+    truth = audience["is_fake"].to_numpy(dtype=bool)
+    audit = audit_accounts(shipped_classifier, audience)
+    swept = np.mean(audit.classes[~truth] == "suspicious")
+    balanced_swept = np.mean(audit.p_fake_balanced[~truth] >= 0.5)
+    assert swept <= 0.2 and swept <= balanced_swept
+    estimates = audit.estimates
+    assert estimates.low[0] <= truth.mean() <= estimates.high[0]
+
+
+@pytest.mark.real_data
+@needs_shared
+def test_label_mapping_follows_one_definition_of_fake():
+    frames = labelled_frames()
+    purba = frames["purba"]
+    # Purba: every bought class (active, inactive, spammer) is fake, authentic is real.
+    mapping = purba.groupby("purba_class")["is_fake"].agg(["min", "max"])
+    assert mapping.loc["r"].tolist() == [False, False]
+    for bought in ("a", "i", "s"):
+        assert mapping.loc[bought].tolist() == [True, True]
+    assert frames["kaggle"]["is_fake"].mean() == pytest.approx(0.5)
+    assert frames["instafake"]["is_fake"].sum() == 200
+
+
+@pytest.mark.real_data
+@needs_shared
+def test_share_benchmark_runs_leave_one_dataset_out_quick():
+    result = benchmark_share_estimators(quick=True)
+    accounts = result["accounts"].set_index("held_out")
+    assert set(accounts.index) == {"purba", "kaggle", "instafake"}
+    assert accounts.loc["instafake", "auc"] > 0.9  # profile fields shared with a real audit
+    methods = result["methods"]
+    assert set(methods.index) == {"cc", "acc", "pcc", "pacc", "sld", "hdy"}
+    # The off-domain term is what makes the interval cover: without it coverage collapses.
+    calibration = result["calibration"]
+    assert (calibration["coverage_without"] < 0.8).all()
+    covered = calibration[[c for c in calibration if c.startswith("coverage_")
+                           and c != "coverage_without"]].mean(axis=1)
+    assert (covered >= 0.9 - 1e-9).all()
