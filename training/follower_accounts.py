@@ -353,7 +353,12 @@ def benchmark_share_estimators(shared_dir: str | os.PathLike | None = None, seed
     """
     from sklearn.metrics import cohen_kappa_score, roc_auc_score
 
-    from models.follower_account import DRIFT_FIELDS, audit_accounts
+    from models.follower_account import (
+        DOMAIN_ERROR,
+        DRIFT_FIELDS,
+        SHARE_METHOD,
+        audit_accounts,
+    )
     from models.quantification import METHODS, FakeShareEstimator
 
     frames = labelled_frames(shared_dir)
@@ -370,6 +375,8 @@ def benchmark_share_estimators(shared_dir: str | os.PathLike | None = None, seed
         estimators = {m: FakeShareEstimator(method=m).fit(
             calibration["p_fake"], calibration["is_fake"], calibration["weight"])
             for m in METHODS}
+        shipped = FakeShareEstimator(method=SHARE_METHOD, domain_error=DOMAIN_ERROR).fit(
+            calibration["p_fake"], calibration["is_fake"], calibration["weight"])
         truth = test["is_fake"].to_numpy(dtype=bool)
         p_fake = classifier.predict_fake_proba(test)
         audit = audit_accounts(classifier, test)
@@ -385,16 +392,21 @@ def benchmark_share_estimators(shared_dir: str | os.PathLike | None = None, seed
         for size, prevalence, idx in _artificial_audiences(truth, rng):
             p = p_fake[idx]
             group = np.zeros(len(idx), dtype="int64")
-            sld_share = estimators["sld"].point_estimates(p)
-            drift = classifier.field_drift_.score({k: v[idx] for k, v in fields.items()},
-                                                  sld_share).drift[0]
+            check = classifier.field_drift_.score({k: v[idx] for k, v in fields.items()},
+                                                  shipped.point_estimates(p))
+            # The interval the product prints: the shipped off-domain error, widened to span
+            # every method when the domain check fails.
+            printed = shipped.estimate_groups(p, drift=check.drift,
+                                              drifted_fields=check.drifted_fields)
             for method, estimator in estimators.items():
                 share = float(estimator.point_estimates(p)[0])
                 se = float(estimator.sampling_error(p, group, 1, np.array([share]))[0])
                 audience_rows.append({"held_out": held_out, "size": size,
                                       "prevalence": prevalence, "method": method,
                                       "estimate": share, "error": share - prevalence,
-                                      "sampling_se": se, "drift": float(drift)})
+                                      "sampling_se": se, "drift": float(check.drift[0]),
+                                      "printed_low": float(printed.low[0]),
+                                      "printed_high": float(printed.high[0])})
     audiences = pd.DataFrame(audience_rows)
     audiences["abs_error"] = audiences["error"].abs()
     methods = audiences.pivot_table(index="method", columns="held_out", values="abs_error",
