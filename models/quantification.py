@@ -107,7 +107,7 @@ class FakeShareEstimator(BaseEstimator):
         fake and real accounts 50/50), used by sld.
     """
 
-    def __init__(self, method: str = "pacc", threshold: float = 0.5, confidence: float = 0.9,
+    def __init__(self, method: str = "sld", threshold: float = 0.5, confidence: float = 0.9,
                  domain_error: float = 0.0, training_prior: float = 0.5):
         self.method = method
         self.threshold = threshold
