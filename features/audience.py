@@ -77,12 +77,12 @@ class RuleBasedFollowerScorer:
 
     def fit(self, accounts: pd.DataFrame, is_fake) -> RuleBasedFollowerScorer:
         is_fake = np.asarray(is_fake, dtype=bool)
-        flagged = self.predict_fake_proba(accounts) >= FLAG_THRESHOLD
+        p_fake = self.predict_fake_proba(accounts)
+        flagged = p_fake >= FLAG_THRESHOLD
         self.sensitivity_ = float(flagged[is_fake].mean()) if is_fake.any() else np.nan
         self.specificity_ = float((~flagged[~is_fake]).mean()) if (~is_fake).any() else np.nan
         self._share_estimator = FakeShareEstimator(
-            method="acc", domain_error=RULE_BASED_DOMAIN_ERROR).fit(
-            self.predict_fake_proba(accounts), is_fake)
+            method="acc", domain_error=RULE_BASED_DOMAIN_ERROR).fit(p_fake, is_fake)
         return self
 
 

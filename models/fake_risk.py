@@ -72,8 +72,8 @@ RISK_PARAMS = {
 # Feature names produced by features.FeaturePipeline (see features.FEATURES).
 SAMPLE_SHARE = "audience_fake_share"
 SAMPLE_SHARE_LOW = "audience_fake_share_low"
-SAMPLE_DRIFT = "audience_domain_drift"
 SAMPLE_SHARE_HIGH = "audience_fake_share_high"
+SAMPLE_DRIFT = "audience_domain_drift"
 HAS_SAMPLE = "has_audience_sample"
 MASS_FOLLOWER_SHARE = "audience_share_mass_follower"
 POD_SIGNALS = ("comment_generic_share", "comment_duplicate_share", "commenter_top10_share")

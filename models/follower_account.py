@@ -5,8 +5,8 @@ Three pieces, used by the features and the fake-risk model:
 - `follower_account_features`: `audience_sample` rows -> all-float64 feature frame;
 - `FollowerAccountClassifier`: LightGBM binary model on those features, trained with random
   masking of the optional fields so that a sample carrying only followers, following,
-  posts_count, has_profile_pic and username still gets sensible probabilities; it records its
-  own sensitivity and specificity on an internal held-out split;
+  posts_count, has_profile_pic and username still gets sensible probabilities; its
+  out-of-fold probabilities fit the share estimator and the domain check it carries;
 - `audit_accounts`: the one follower audit (CLI, service and audience features): the fake share
   of each audience estimated as a quantification problem (models.quantification) with an
   interval that includes the off-domain error, a domain check, and each account's probability
@@ -20,6 +20,7 @@ judged at that audience's prevalence, not at 50/50.
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -404,20 +405,18 @@ class FollowerAccountClassifier(ClassifierMixin, BaseEstimator):
     def predict_fake_proba(self, accounts: pd.DataFrame) -> np.ndarray:
         """Probability that each account is fake under a balanced prior (see `audit_accounts`
         for the probability in a given audience)."""
-        return self._predict_matrix(_feature_matrix(accounts))
-
-    def _predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
         if not hasattr(self, "booster_"):
             raise RuntimeError("FollowerAccountClassifier is not fitted; call fit first")
-        if len(matrix) == 0:
+        if len(accounts) == 0:
             return np.empty(0, dtype="float64")
         # One thread for a request's few hundred rows: OpenMP's start-up and spin-waiting on
         # a loaded machine cost more than the trees. A training batch of millions of accounts
         # is worth every core (same predictions either way).
         threads = getattr(self, "n_jobs", 1)
-        if len(matrix) >= PARALLEL_PREDICT_MIN_ROWS:
+        if len(accounts) >= PARALLEL_PREDICT_MIN_ROWS:
             threads = max(threads, os.cpu_count() or 1)
-        return self.booster_.predict(matrix, num_threads=threads).astype("float64")
+        return self.booster_.predict(_feature_matrix(accounts), num_threads=threads
+                                     ).astype("float64")
 
     def predict_proba(self, accounts: pd.DataFrame) -> np.ndarray:
         p_fake = self.predict_fake_proba(accounts)
@@ -479,19 +478,15 @@ def audit_accounts(scorer, accounts: pd.DataFrame, group=None,
         group, n_groups = np.zeros(len(p_balanced), dtype="int64"), 1
     group = np.asarray(group, dtype="int64")
     estimator = scorer.share_estimator_
-    share = estimator.point_estimates(p_balanced, group, n_groups)
     drift = getattr(scorer, "field_drift_", None)
-    drifted_fields, drift_scores = None, None
+    check = None
     if drift is not None and len(p_balanced):
         fields = {name: _numeric_values(accounts, name) for name in DRIFT_FIELDS
                   if name in accounts.columns}
         if fields:
-            result = drift.score(fields, share, group, n_groups)
-            drifted_fields, drift_scores = result.drifted_fields, result.drift
-    estimates = estimator.estimate_groups(p_balanced, group, n_groups, drift=drift_scores,
-                                          drifted_fields=drifted_fields)
-    p_fake = estimator.posterior(p_balanced, estimates.share[group]) if len(group) else \
-        p_balanced
+            check = functools.partial(drift.score, fields, group=group, n_groups=n_groups)
+    estimates = estimator.estimate_groups(p_balanced, group, n_groups, check=check)
+    p_fake = estimator.posterior(p_balanced, estimates.share[group])
     classes = classify_accounts(accounts, p_fake, threshold)
     return AudienceAudit(p_fake=p_fake, p_fake_balanced=p_balanced, classes=classes,
                          estimates=estimates,

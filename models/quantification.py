@@ -29,7 +29,7 @@ once, one per creator) into a share with an interval that holds off-domain:
 """
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,27 +41,28 @@ N_PROBABILITY_BINS = 10
 PREVALENCE_GRID = np.linspace(0.0, 1.0, 201)
 SLD_ITERATIONS = 100
 SLD_TOLERANCE = 1e-6
-# Shares are bounded by [0, 1]; an estimate from fewer accounts than this has no interval
-# narrower than [0, 1] worth printing.
-MIN_ACCOUNTS = 1
 
 
 def _group_sums(values: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
     return np.bincount(group, weights=values, minlength=n_groups)
 
 
-def _histograms(p: np.ndarray, group: np.ndarray, n_groups: int, edges: np.ndarray
+def _bins(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Index of the bin of `edges` holding each value (the outer bins take what lies beyond)."""
+    return np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
+
+
+def _histograms(values: np.ndarray, group: np.ndarray, n_groups: int, edges: np.ndarray
                 ) -> np.ndarray:
-    """Rows of per-group bin counts of p on `edges`."""
-    bins = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, len(edges) - 2)
-    counts = np.bincount(group * (len(edges) - 1) + bins,
-                         minlength=n_groups * (len(edges) - 1))
-    return counts.reshape(n_groups, len(edges) - 1).astype("float64")
+    """Rows of per-group bin counts of `values` on `edges`."""
+    k = len(edges) - 1
+    counts = np.bincount(group * k + _bins(values, edges), minlength=n_groups * k)
+    return counts.reshape(n_groups, k).astype("float64")
 
 
-def _weighted_histogram(p: np.ndarray, weights: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    bins = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, len(edges) - 2)
-    counts = np.bincount(bins, weights=weights, minlength=len(edges) - 1)
+def _weighted_histogram(values: np.ndarray, weights: np.ndarray, edges: np.ndarray
+                        ) -> np.ndarray:
+    counts = np.bincount(_bins(values, edges), weights=weights, minlength=len(edges) - 1)
     return counts / counts.sum()
 
 
@@ -142,8 +143,8 @@ class FakeShareEstimator(BaseEstimator):
     def fit_rates(self, tpr: float, fpr: float) -> FakeShareEstimator:
         """An estimator from *assumed* flag rates of a scorer never measured on labelled accounts
         (flagged fakes at p = 0.75, missed ones at 0.25): use `fit` whenever labels exist."""
-        rng = np.array([tpr, fpr], dtype="float64")
-        if not ((rng >= 0) & (rng <= 1)).all():
+        rates = np.array([tpr, fpr], dtype="float64")
+        if not ((rates >= 0) & (rates <= 1)).all():
             raise ValueError(f"rates must lie in [0, 1], got tpr={tpr}, fpr={fpr}")
         p = np.array([0.75, 0.25, 0.75, 0.25])
         is_fake = np.array([True, True, False, False])
@@ -188,13 +189,11 @@ class FakeShareEstimator(BaseEstimator):
     def _sld(self, p: np.ndarray, group: np.ndarray, n_groups: int, n: np.ndarray
              ) -> np.ndarray:
         """EM on the prior of every group at once (probabilities clipped away from 0 and 1)."""
-        prior_train = self.training_prior
         p = np.clip(p, 1e-6, 1 - 1e-6)
-        prior = np.full(n_groups, prior_train)
+        prior = np.full(n_groups, self.training_prior)
         for _ in range(SLD_ITERATIONS):
-            a = prior[group] / prior_train * p
-            b = (1.0 - prior[group]) / (1.0 - prior_train) * (1.0 - p)
-            updated = _group_sums(a / (a + b), group, n_groups) / np.maximum(n, 1.0)
+            updated = _group_sums(self.posterior(p, prior[group]), group, n_groups
+                                  ) / np.maximum(n, 1.0)
             if np.max(np.abs(updated - prior), initial=0.0) < SLD_TOLERANCE:
                 prior = updated
                 break
@@ -203,10 +202,11 @@ class FakeShareEstimator(BaseEstimator):
 
     # ------------------------------------------------------------------ with intervals
     def estimate_groups(self, p_fake, group=None, n_groups: int | None = None,
-                        drift: np.ndarray | None = None,
-                        drifted_fields: list[list[str]] | None = None) -> ShareEstimates:
-        """Share and interval of every group. `drift` / `drifted_fields` (from `FieldDrift`)
-        widen the interval of the groups that fail the domain check to span every method."""
+                        check: Callable[[np.ndarray], FieldDriftResult] | None = None
+                        ) -> ShareEstimates:
+        """Share and interval of every group. `check(share)` (e.g. `FieldDrift.score` of the
+        audiences' fields) is the domain check: the groups that fail it get an interval widened
+        to span every method."""
         p = np.asarray(p_fake, dtype="float64")
         group, n_groups = _groups(p, group, n_groups)
         share = self.point_estimates(p, group, n_groups)
@@ -215,18 +215,20 @@ class FakeShareEstimator(BaseEstimator):
         half = np.sqrt((self.z_ * se) ** 2 + self.domain_error ** 2)
         low = np.clip(share - half, 0.0, 1.0)
         high = np.clip(share + half, 0.0, 1.0)
-        empty = n < MIN_ACCOUNTS
+        empty = n == 0
         low[empty], high[empty] = 0.0, 1.0
-        if drifted_fields is None:
-            drifted_fields = [[] for _ in range(n_groups)]
+        result = check(share) if check is not None else None
+        drifted_fields = (result.drifted_fields if result is not None
+                          else [[] for _ in range(n_groups)])
         failing = np.array([bool(f) for f in drifted_fields], dtype=bool)
         if failing.any():
+            # Only the failing groups: they have accounts, so classify-and-count is defined.
             every = np.vstack([self.point_estimates(p, group, n_groups, method=m)
-                               for m in METHODS])
-            low = np.where(failing, np.fmin(low, np.nanmin(every, axis=0)), low)
-            high = np.where(failing, np.fmax(high, np.nanmax(every, axis=0)), high)
+                               for m in METHODS])[:, failing]
+            low[failing] = np.fmin(low[failing], np.nanmin(every, axis=0))
+            high[failing] = np.fmax(high[failing], np.nanmax(every, axis=0))
         return ShareEstimates(share=share, low=low, high=high, n_accounts=n, method=self.method,
-                              drift=np.zeros(n_groups) if drift is None else drift,
+                              drift=np.zeros(n_groups) if result is None else result.drift,
                               drifted_fields=drifted_fields)
 
     def sampling_error(self, p: np.ndarray, group: np.ndarray, n_groups: int,
@@ -351,12 +353,8 @@ class FieldDrift(BaseEstimator):
                 continue
             values = np.asarray(fields[name], dtype="float64")
             known = ~np.isnan(values)
-            edges = DRIFT_FIELDS[name]
-            bins = np.clip(np.searchsorted(edges, values[known], side="right") - 1, 0,
-                           len(edges) - 2)
-            k = len(edges) - 1
-            counts = np.bincount(group[known] * k + bins, minlength=n_groups * k
-                                 ).reshape(n_groups, k).astype("float64")
+            counts = _histograms(values[known], group[known], n_groups, DRIFT_FIELDS[name])
+            k = counts.shape[1]
             n = counts.sum(axis=1)
             observed = counts / np.maximum(n, 1.0)[:, None]
             s = np.nan_to_num(share, nan=0.5)[:, None]
@@ -375,15 +373,13 @@ class FieldDrift(BaseEstimator):
 
 def drift_warning(fields: list[str]) -> str | None:
     """The domain check in plain words, None when it passes."""
-    if not fields:
-        return None
-    words = ", ".join(FIELD_WORDS.get(f, f) for f in fields)
-    return (f"These accounts do not look like the labelled accounts the model learned from "
-            f"({words} differ from any mix of real and fake ones): the estimate is less "
-            f"reliable and its interval was widened to span every estimation method.")
+    return failed_check_text(fields) if fields else None
 
 
-def share_interval_text(share: float, low: float, high: float) -> str:
-    if not math.isfinite(share):
-        return "n/a"
-    return f"{100 * share:.1f}% (90% interval {100 * low:.1f}% - {100 * high:.1f}%)"
+def failed_check_text(fields: list[str] = ()) -> str:
+    """What a failed domain check means, naming the fields when they are known."""
+    which = (f" ({', '.join(FIELD_WORDS.get(f, f) for f in fields)} differ from any mix of "
+             "real and fake ones)") if fields else ""
+    return (f"These accounts do not look like the labelled accounts the model learned from"
+            f"{which}: the estimate is less reliable and its interval was widened to span "
+            f"every estimation method.")

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from data.domain import AUDIENCE_CLASSES, tier_names
-from models.quantification import DRIFT_TOLERANCE
+from models.quantification import DRIFT_TOLERANCE, failed_check_text
 
 MODEL_NAMES = ("follower_account", "bought_followers", "fake_share", "conversions")
 MODEL_OUTPUTS = {
@@ -220,9 +220,8 @@ def _domain_check(drift: float | None) -> dict:
     if drift is None:
         return {"passed": None, "drift": None, "fields": [], "warning": None}
     passed = drift <= DRIFT_TOLERANCE
-    return {"passed": passed, "drift": drift, "fields": [], "warning": None if passed else (
-        "The sampled followers do not look like the labelled accounts the model learned from: "
-        "the fake share is less reliable and its interval was widened.")}
+    return {"passed": passed, "drift": drift, "fields": [],
+            "warning": None if passed else failed_check_text()}
 
 
 def model_descriptions(bundle, provenance: dict) -> dict:

@@ -10,6 +10,7 @@ training part only; the test part is scored once.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
@@ -392,19 +393,18 @@ def benchmark_share_estimators(shared_dir: str | os.PathLike | None = None, seed
         for size, prevalence, idx in _artificial_audiences(truth, rng):
             p = p_fake[idx]
             group = np.zeros(len(idx), dtype="int64")
-            check = classifier.field_drift_.score({k: v[idx] for k, v in fields.items()},
-                                                  shipped.point_estimates(p))
+            sample_fields = {k: v[idx] for k, v in fields.items()}
             # The interval the product prints: the shipped off-domain error, widened to span
             # every method when the domain check fails.
-            printed = shipped.estimate_groups(p, drift=check.drift,
-                                              drifted_fields=check.drifted_fields)
+            printed = shipped.estimate_groups(
+                p, check=functools.partial(classifier.field_drift_.score, sample_fields))
             for method, estimator in estimators.items():
                 share = float(estimator.point_estimates(p)[0])
                 se = float(estimator.sampling_error(p, group, 1, np.array([share]))[0])
                 audience_rows.append({"held_out": held_out, "size": size,
                                       "prevalence": prevalence, "method": method,
                                       "estimate": share, "error": share - prevalence,
-                                      "sampling_se": se, "drift": float(check.drift[0]),
+                                      "sampling_se": se, "drift": float(printed.drift[0]),
                                       "printed_low": float(printed.low[0]),
                                       "printed_high": float(printed.high[0])})
     audiences = pd.DataFrame(audience_rows)

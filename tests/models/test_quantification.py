@@ -8,6 +8,7 @@ from models.quantification import (
     METHODS,
     FakeShareEstimator,
     FieldDrift,
+    FieldDriftResult,
     drift_warning,
 )
 
@@ -149,7 +150,9 @@ def test_failed_domain_check_widens_to_every_method(fitted):
     p, _ = _calibrated_scores(rng, 50, 250, real_shift=1.2)
     estimator = fitted["sld"]
     plain = estimator.estimate_groups(p)
-    widened = estimator.estimate_groups(p, drift=np.array([0.3]), drifted_fields=[["followers"]])
+    failed = FieldDriftResult(drift=np.array([0.3]), field_drift={},
+                              drifted_fields=[["followers"]])
+    widened = estimator.estimate_groups(p, check=lambda share: failed)
     every = [fitted[m].point_estimates(p)[0] for m in METHODS]
     assert widened.low[0] <= min(every) + 1e-12 and widened.high[0] >= max(every) - 1e-12
     assert widened.low[0] <= plain.low[0] and widened.high[0] >= plain.high[0]
