@@ -19,7 +19,7 @@ app = typer.Typer(
 
 # Each package registers its own commands; a package still missing its CLI module is skipped
 # so the rest of the CLI keeps working.
-for module_name in ("data.cli", "features.cli", "training.cli", "serving.cli"):
+for module_name in ("data.cli", "training.cli", "serving.cli"):
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:

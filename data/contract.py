@@ -1,9 +1,8 @@
 """The input data contract (version 1) in code: tables, columns, types and vocabularies.
 
 This module is the single source of truth that the loader, the validator, the generator, the
-feature pipelines and the service's request models read. `../shared/contract.md` (mirrored in
-`data/CONTRACT.md`) is its prose form. Extend it only backward-compatibly: new optional columns,
-new optional tables.
+feature pipelines and the service's request models read; `data/CONTRACT.md` is its prose form.
+Extend it only backward-compatibly: new optional columns, new optional tables.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Domain figures shared by the generator, the features and the models (see `../shared/domain.md`).
+"""Domain figures shared by the generator, the features and the models (sources: data/README.md).
 
 Every benchmark is stored with the formula that produced it: sources disagree mostly because
 their formulas differ.
@@ -37,10 +37,6 @@ TIKTOK_ER_BY_TIER = {"nano": 0.14, "micro": 0.087, "mid": 0.07, "macro": 0.053, 
 # (formula: median over posts of engagements / followers for Instagram, engagements / views
 # for TikTok and YouTube). Bands are (low, high) per follower band lower edge.
 VENDOR_FOLLOWER_BANDS = (1_000, 5_000, 10_000, 50_000, 100_000, 500_000, 1_000_000)
-INSTAGRAM_MEDIAN_ER_BY_FOLLOWERS_BAND = (
-    (0.034, 0.044), (0.013, 0.016), (0.008, 0.011), (0.008, 0.010), (0.009, 0.011),
-    (0.009, 0.011), (0.010, 0.013),
-)
 TIKTOK_MEDIAN_ER_BY_VIEWS_BAND = (
     (0.12, 0.14), (0.105, 0.118), (0.084, 0.094), (0.072, 0.080), (0.067, 0.074),
     (0.062, 0.069), (0.062, 0.068),
@@ -58,7 +54,6 @@ CREDIBILITY_AVOID_LINE = 0.75  # credibility = 1 - fake share; below this, "avoi
 
 NICHE_MATCH_ENGAGEMENT_LIFT = 0.1359
 NICHE_MATCH_VIEWS_LIFT = 0.8139
-TARGETED_AUDIENCE_ENGAGEMENT_LIFT = 0.2092
 ENGAGEMENT_BY_COMPENSATION = {"gifting": 0.0219, "fixed": 0.0194, "affiliate": 0.0182}
 ENGAGEMENT_BY_FORMAT_INSTAGRAM = {"carousel": 0.0262, "image": 0.0214, "reel": 0.0203}
 CONVERSION_RATE_BY_TIER = {"nano": 0.0241, "micro": 0.0218, "mid": 0.0218, "macro": 0.0142,

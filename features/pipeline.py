@@ -14,18 +14,18 @@ import scipy.sparse as sp
 from data.contract import NICHES
 from data.dataset import Dataset
 from features.arrays import as_days, index_of, large_strings
-from features.audience import RuleBasedFollowerScorer, audience_features
+from features.audience import FollowerAudit, audience_features
 from features.authenticity import account_features, comment_features, growth_features
 from features.benchmarks import CohortReference, cohort_codes
 from features.campaign import COMPENSATION_CODES, campaign_pair_features, repeat_partnerships
-from features.engagement import engagement_features
-from features.entities import Entities, build_entities
-from features.niche import NicheModel, niche_features
-from features.registry import (
+from features.catalogue import (
     COLLABORATION_FEATURE_NAMES,
     CREATOR_FEATURE_NAMES,
     FEATURE_VERSION,
 )
+from features.engagement import engagement_features
+from features.entities import Entities, build_entities
+from features.niche import NicheModel, niche_features
 from features.text import count_matrix
 
 
@@ -43,17 +43,17 @@ class FeaturePipeline:
 
     Parameters
     ----------
-    follower_scorer : object with `predict_fake_proba(accounts)`, `sensitivity_`, `specificity_`
-        Scores sampled follower accounts; None uses `RuleBasedFollowerScorer`.
+    follower_scorer : FollowerAudit (models.follower_account.FollowerAccountClassifier or
+        RuleBasedFollowerScorer): audits sampled follower accounts. Needed when a dataset has
+        an audience_sample table; None is an error then.
     """
 
-    def __init__(self, follower_scorer=None):
+    def __init__(self, follower_scorer: FollowerAudit | None = None):
         self.follower_scorer = follower_scorer
 
     # -- fitting ---------------------------------------------------------------------------
     def fit(self, ds: Dataset) -> FeaturePipeline:
-        self.follower_scorer_ = (self.follower_scorer if self.follower_scorer is not None
-                                 else RuleBasedFollowerScorer())
+        self.follower_scorer_ = self.follower_scorer
         self.feature_version_ = FEATURE_VERSION
         self.compensation_codes_ = dict(COMPENSATION_CODES)
         self.niche_codes_ = {niche: code for code, niche in enumerate(NICHES)}
@@ -211,11 +211,9 @@ def _tokens_per_entity(documents: np.ndarray, ids: np.ndarray, n_documents: int,
     return pair_entity[pair_of_token], ids[starts[pair_document][pair_of_token] + offsets]
 
 
-def build_feature_frames(ds: Dataset, pipeline: FeaturePipeline | None = None
-                         ) -> dict[str, pd.DataFrame]:
+def build_feature_frames(ds: Dataset, pipeline: FeaturePipeline) -> dict[str, pd.DataFrame]:
     """{"creators": ..., "collaborations": ... (when the dataset has campaigns and
-    collaborations)}; fits a pipeline on `ds` when none is given."""
-    pipeline = pipeline if pipeline is not None else FeaturePipeline().fit(ds)
+    collaborations)} from a fitted pipeline."""
     frames = {"creators": pipeline.transform_creators(ds)}
     if ds.campaigns is not None and ds.collaborations is not None:
         frames["collaborations"] = pipeline.transform_collaborations(ds)

@@ -28,33 +28,30 @@ import pandas as pd
 
 from data.contract import NICHES
 from data.dataset import Dataset
+from features.catalogue import EXPOSURE_FEATURE, PREDICTED_FAKE_SHARE, feature_labels
 from models import explain as explain_module
-from models.conversion import FeatureMatrix
+from models.matrix import FeatureMatrix
 
-EXPOSURE_FEATURE = "estimated_real_followers"
-PREDICTED_FAKE_SHARE = "predicted_fake_share"
-DERIVED_LABELS = {
-    EXPOSURE_FEATURE: ("Estimated real followers (followers x (1 - fake share))", "authenticity",
-                       "accounts"),
-    PREDICTED_FAKE_SHARE: ("Estimated fake follower share (risk model)", "authenticity",
-                           "share"),
-}
+# (label, family, unit) of every explained feature, read once from the feature catalogue.
+FEATURE_LABELS = feature_labels()
 NICHE_SHARE_COLUMNS = tuple(f"niche_share_{n}" for n in NICHES)
 TOP_NICHES = 3
 RISK_COLUMNS = ("fake_follower_risk", "fake_share", "fake_share_low", "fake_share_high",
                 "audience_quality")
-CONVERSION_COLUMNS = ("expected_conversions", "expected_conversions_low",
-                      "expected_conversions_high")
 
 
 @dataclass
 class Scores:
     """Scores.table: one row per scored (campaign, creator); explanations keyed by
     (campaign_id or None, creator_id), each a list of dicts (model, feature, label, family,
-    value, contribution, direction, text, ...)."""
+    value, contribution, direction, text, ...); features: the feature frame the rows were
+    scored from (same rows, same order) and planned: the planned collaborations scored (None
+    without a campaign), so callers can explain or re-score a subset without recomputing."""
 
     table: pd.DataFrame
     explanations: dict = field(default_factory=dict)
+    features: pd.DataFrame | None = None
+    planned: pd.DataFrame | None = None
 
 
 def derived_features(followers: np.ndarray, fake_share: np.ndarray) -> dict[str, np.ndarray]:
@@ -192,9 +189,11 @@ class ScoringBundle:
 
     def score(self, ds: Dataset, campaign_id: str | None = None,
               collaborations: pd.DataFrame | None = None, explain: bool = False,
-              top_n: int = 5) -> Scores:
-        """Score creators (no campaign) or (campaign, creator) pairs; see the module docstring."""
-        planned = self.planned_collaborations(ds, campaign_id, collaborations)
+              top_n: int = 5, every_creator: bool = False) -> Scores:
+        """Score creators (no campaign) or (campaign, creator) pairs; see the module docstring
+        (`every_creator`: see `planned_collaborations`)."""
+        planned = self.planned_collaborations(ds, campaign_id, collaborations,
+                                              every_creator=every_creator)
         if planned is None:
             X = self.pipeline.transform_creators(ds)
         else:
@@ -258,7 +257,7 @@ class ScoringBundle:
         table = pd.DataFrame(columns)
         explanations = (self.explain(matrix, conv, campaign_ids, creator_ids, top_n)
                         if explain else {})
-        return Scores(table=table, explanations=explanations)
+        return Scores(table=table, explanations=explanations, features=X, planned=planned)
 
     # -- explanations ----------------------------------------------------------------------
     def explain(self, X, conv: FeatureMatrix | None, campaign_ids, creator_ids,
@@ -269,17 +268,17 @@ class ScoringBundle:
         if self.risk_model.bought_booster_ is not None:
             per_model.append(explain_module.explain_rows(
                 self.risk_model.bought_booster_, risk_X, "bought_followers", "probability",
-                top_n, self.num_threads))
+                top_n, self.num_threads, labels=FEATURE_LABELS))
         if self.risk_model.share_booster_ is not None:
             per_model.append(explain_module.explain_rows(
                 self.risk_model.share_booster_, risk_X, "fake_share", "share", top_n,
-                self.num_threads))
+                self.num_threads, labels=FEATURE_LABELS))
         if conv is not None:
             model = self.conversion_model
             conv_X = conv.frame(model.feature_names_)
             per_model.append(explain_module.explain_rows(
                 model.booster_, conv_X, "conversions", "count", top_n, self.num_threads,
-                labels=DERIVED_LABELS))
+                labels=FEATURE_LABELS))
             per_model.append(self._exposure_items(conv_X))
         result = {}
         for i, (campaign, creator) in enumerate(zip(campaign_ids, creator_ids, strict=True)):
@@ -294,7 +293,7 @@ class ScoringBundle:
         if model.exposure_feature is None:
             return [[] for _ in range(len(conv_X))]
         multiplier = np.exp(model.log_exposure(conv_X) - model.log_exposure_reference_)
-        label, family, unit = DERIVED_LABELS.get(model.exposure_feature,
+        label, family, unit = FEATURE_LABELS.get(model.exposure_feature,
                                                  (model.exposure_feature, "authenticity", ""))
         values = conv_X[model.exposure_feature].to_numpy(dtype="float64")
         items = []

@@ -1,7 +1,8 @@
 """Served explanations from LightGBM's exact TreeSHAP (`predict(pred_contrib=True)`).
 
 For each row and model, the features with the largest contributions, with their readable label
-and family from `features.FEATURES`, the creator's value, the direction and a size a person can
+and family (the `labels` the caller passes: the bundle gives the feature catalogue's), the
+creator's value, the direction and a size a person can
 read:
 
 - "probability" models (binary, raw score = log-odds): the size is in probability points,
@@ -28,19 +29,11 @@ KINDS = ("probability", "share", "count")
 UNITS = {"probability": "probability_points", "share": "share_points", "count": "multiplier"}
 
 
-def _spec(name: str, labels: dict | None = None) -> tuple[str, str, str]:
-    """(label, family, unit) of a feature: `labels` override, else features.FEATURES, else the
-    name itself."""
-    if labels and name in labels:
+def _spec(name: str, labels: dict) -> tuple[str, str, str]:
+    """(label, family, unit) of a feature: from `labels`, else the name itself."""
+    if name in labels:
         return tuple(labels[name])
-    try:
-        from features import FEATURES
-    except ImportError:
-        FEATURES = {}
-    spec = FEATURES.get(name)
-    if spec is None:
-        return name.replace("_", " "), "campaign" if name.startswith("campaign") else "other", ""
-    return spec.label, spec.family, getattr(spec, "unit", "") or ""
+    return name.replace("_", " "), "campaign" if name.startswith("campaign") else "other", ""
 
 
 def _format_value(value: float, unit: str) -> str:
@@ -80,12 +73,12 @@ def explain_rows(booster, X: pd.DataFrame, model: str, kind: str, top_n: int = 5
                  contrib: np.ndarray | None = None) -> list[list[dict]]:
     """Top `top_n` explanations per row of X for one model (largest |raw contribution| first).
 
-    `labels`: {feature: (label, family, unit)} for derived features absent from FEATURES.
+    `labels`: {feature: (label, family, unit)}; a feature absent from it shows its name.
     """
     if contrib is None:
         contrib = contributions(booster, X, num_threads)
     names = list(X.columns)
-    specs = [_spec(n, labels) for n in names]
+    specs = [_spec(n, labels or {}) for n in names]
     families = np.asarray([s[1] for s in specs], dtype=object)
     sizes = readable_sizes(contrib, kind)
     raw = contrib[:, :-1]

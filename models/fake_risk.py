@@ -55,8 +55,8 @@ import numpy as np
 import pandas as pd
 
 from data.domain import CREDIBILITY_AVOID_LINE
-from models.conversion import FeatureMatrix, as_float_frame
 from models.intervals import SplitConformalInterval
+from models.matrix import FeatureMatrix, as_float_frame
 from models.quantification import DRIFT_TOLERANCE
 
 RISK_PARAMS = {

@@ -7,6 +7,8 @@ Three pieces, used by the features and the fake-risk model:
   masking of the optional fields so that a sample carrying only followers, following,
   posts_count, has_profile_pic and username still gets sensible probabilities; its
   out-of-fold probabilities fit the share estimator and the domain check it carries;
+- `RuleBasedFollowerScorer`: a transparent scorer with assumed error rates, for when no
+  classifier is trained;
 - `audit_accounts`: the one follower audit (CLI, service and audience features): the fake share
   of each audience estimated as a quantification problem (models.quantification) with an
   interval that includes the off-domain error, a domain check, and each account's probability
@@ -92,6 +94,8 @@ SHARE_METHOD = "sld"
 DOMAIN_ERROR = 0.145
 
 AUDIENCE_CLASS_SUSPICIOUS = "suspicious"
+# An account is classed suspicious when its fake probability at its audience's share is >= this.
+FLAG_THRESHOLD = 0.5
 
 
 PARALLEL_PREDICT_MIN_ROWS = 200_000
@@ -425,6 +429,11 @@ class FollowerAccountClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, accounts: pd.DataFrame) -> np.ndarray:
         return self.predict_fake_proba(accounts) >= self.threshold
 
+    def audit(self, accounts: pd.DataFrame, group=None, n_groups: int | None = None
+              ) -> AudienceAudit:
+        """The one follower audit (`audit_accounts`) with this classifier."""
+        return audit_accounts(self, accounts, group, n_groups)
+
 
 def _error_rates(flagged: np.ndarray, is_fake: np.ndarray) -> tuple[float, float]:
     sensitivity = float(flagged[is_fake].mean()) if is_fake.any() else math.nan
@@ -467,7 +476,8 @@ class AudienceAudit:
 
 
 def audit_accounts(scorer, accounts: pd.DataFrame, group=None,
-                   n_groups: int | None = None, threshold: float = 0.5) -> AudienceAudit:
+                   n_groups: int | None = None, threshold: float = FLAG_THRESHOLD
+                   ) -> AudienceAudit:
     """The one follower audit: score the accounts, estimate each audience's fake share with the
     scorer's quantifier, check the domain, and class the accounts at the audience's share.
     `group` (int codes, one per account) splits the accounts into `n_groups` audiences; None is
@@ -491,3 +501,72 @@ def audit_accounts(scorer, accounts: pd.DataFrame, group=None,
     return AudienceAudit(p_fake=p_fake, p_fake_balanced=p_balanced, classes=classes,
                          estimates=estimates,
                          warnings=[drift_warning(f) for f in estimates.drifted_fields])
+
+
+# Off-domain error assumed for the rule-based scorer, never measured on labelled audiences.
+RULE_BASED_DOMAIN_ERROR = 0.15
+
+
+class RuleBasedFollowerScorer:
+    """Transparent default scorer for follower accounts, used until a trained one is supplied.
+
+    p_fake = sigmoid(-3 + 2.0 * no_profile_pic + 1.5 * (posts_count == 0)
+                     + 1.0 * log10((following + 1) / (followers + 1)), floored at 0
+                     + 1.0 * (username has >= 4 digits) + 0.5 * (bio_length == 0))
+    Missing optional fields contribute 0. The signals are those vendors and the fake-account
+    literature use (no picture, no posts, following far more than followed, digit-stuffed
+    names, empty bio).
+
+    `sensitivity_` / `specificity_` default to assumed values (0.70 / 0.90), NOT measured, and
+    its share estimator (adjusted count) uses them; `fit(accounts, is_fake)` replaces both with
+    what it measures on labelled accounts. Prefer
+    FollowerAccountClassifier when it is trained.
+    """
+
+    sensitivity_ = 0.70
+    specificity_ = 0.90
+
+    @property
+    def share_estimator_(self) -> FakeShareEstimator:
+        fitted = self.__dict__.get("_share_estimator")
+        if fitted is not None:
+            return fitted
+        return FakeShareEstimator(method="acc", domain_error=RULE_BASED_DOMAIN_ERROR).fit_rates(
+            self.sensitivity_, 1.0 - self.specificity_)
+
+    def predict_fake_proba(self, accounts: pd.DataFrame) -> np.ndarray:
+        n = len(accounts)
+
+        def column(name: str) -> np.ndarray:
+            return _numeric_values(accounts, name) if name in accounts else np.full(n, np.nan)
+
+        followers, following = column("followers"), column("following")
+        posts, bio_length = column("posts_count"), column("bio_length")
+        has_pic = column("has_profile_pic")
+        if "username" in accounts:
+            digits = ascii_digit_count(accounts["username"])
+        else:
+            digits = np.full(n, np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            follow_ratio = np.log10((following + 1.0) / (followers + 1.0))
+        score = (-3.0
+                 + 2.0 * (has_pic == 0)
+                 + 1.5 * (posts == 0)
+                 + 1.0 * np.nan_to_num(np.maximum(follow_ratio, 0.0))
+                 + 1.0 * (digits >= 4)
+                 + 0.5 * (bio_length == 0))
+        return 1.0 / (1.0 + np.exp(-score))
+
+    def audit(self, accounts: pd.DataFrame, group=None, n_groups: int | None = None
+              ) -> AudienceAudit:
+        return audit_accounts(self, accounts, group, n_groups)
+
+    def fit(self, accounts: pd.DataFrame, is_fake) -> RuleBasedFollowerScorer:
+        is_fake = np.asarray(is_fake, dtype=bool)
+        p_fake = self.predict_fake_proba(accounts)
+        flagged = p_fake >= FLAG_THRESHOLD
+        self.sensitivity_ = float(flagged[is_fake].mean()) if is_fake.any() else np.nan
+        self.specificity_ = float((~flagged[~is_fake]).mean()) if (~is_fake).any() else np.nan
+        self._share_estimator = FakeShareEstimator(
+            method="acc", domain_error=RULE_BASED_DOMAIN_ERROR).fit(p_fake, is_fake)
+        return self

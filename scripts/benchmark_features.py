@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from models.follower_account import RuleBasedFollowerScorer
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from features import FeaturePipeline  # noqa: E402
@@ -83,7 +85,7 @@ def main() -> None:
     args = parser.parse_args()
     for n in (args.creators // 2, args.creators):
         ds, source = make_world(n, args.posts, seed=n)
-        pipeline = FeaturePipeline().fit(ds)
+        pipeline = FeaturePipeline(follower_scorer=RuleBasedFollowerScorer()).fit(ds)
         pipeline.transform_creators(ds.with_tables(creators=ds.creators.iloc[:10]))  # warm-up
         elapsed = best_of(lambda: pipeline.transform_creators(ds), 2)  # noqa: B023
         baseline = best_of(lambda: groupby_likes(ds), 5)  # noqa: B023

@@ -119,7 +119,7 @@ def bare_model_seconds(bundle, tables, creator_ids, campaign_id=None, plans=None
     """Median time of predict of every model on the rows' features, + pred_contrib on the
     first `explained_rows` rows (all by default; 0 for none), as the service explains."""
     from data.loader import validate_tables
-    from models.conversion import as_float_frame
+    from models.matrix import as_float_frame
 
     ds = validate_tables(tables)
     keep = set(creator_ids)
@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
 
         bare = {}
         if not args.skip_bare:
-            from training.registry import load_champion
+            from store.registry import load_champion
 
             bundle, _ = load_champion()
             ids = data["ids"]

@@ -48,8 +48,8 @@ def _child(directory: Path, follower: str, threads: int) -> None:
     """Train in this process and print one JSON line of figures."""
     started = time.perf_counter()
     from data.loader import load_dataset
-    from training.jobs import TrainConfig, train_and_evaluate
-    from training.tracking import load_truth
+    from data.synthetic.truth import load_truth
+    from training.protocol import TrainConfig, train_and_evaluate
 
     ds = load_dataset(directory)
     truth = load_truth(directory)

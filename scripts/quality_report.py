@@ -44,7 +44,7 @@ def _fmt(value) -> str:
 
 def _world(args):
     from data.loader import load_dataset, validate_tables
-    from training.tracking import load_truth
+    from data.synthetic.truth import load_truth
 
     if args.data:
         return load_dataset(args.data), load_truth(args.data)
@@ -141,7 +141,7 @@ def main() -> None:
                         help="skip the follower-account benchmarks")
     args = parser.parse_args()
 
-    from training.jobs import TrainConfig, train_and_evaluate
+    from training.protocol import TrainConfig, train_and_evaluate
 
     ds, truth = _world(args)
     classifier, info = _follower_classifier(args)

@@ -1,14 +1,26 @@
-"""`creatorscore serve` (the BentoML scoring service over the registry's champion) and
-`creatorscore example-request` (a /score request body built from a dataset directory)."""
+"""The inference commands: `serve` (the BentoML scoring service over the registry's champion),
+`score` (a dataset with the champion), `audit-followers` (follower accounts), `features` (the
+feature frames of a dataset) and `example-request` (a /score body from a dataset directory).
+They read models from the store, never from training code."""
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
 
+import pandas as pd
 import typer
 
+from data.cli import load_dataset_or_exit
+from data.io import write_frame
+from data.loader import load_dataset
+from data.validation import validate_table
+from features import FeaturePipeline, build_feature_frames
+from models.follower_account import RuleBasedFollowerScorer
 from serving.config import DEFAULT_PORT, ConfigError, ServingConfig
+from serving.payloads import campaign_record, collaboration_plans, creator_records
+from store import registry
+from store.cli_errors import check_out, console, percent, user_errors
 
 
 def serve(
@@ -31,9 +43,7 @@ def serve(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
 
-    from training.registry import get_alias
-
-    if get_alias("champion", config.tracking_uri) is None:
+    if registry.get_alias("champion", config.tracking_uri) is None:
         typer.echo("error: the MLflow store has no champion model; run `creatorscore train` "
                    "first (or set MLFLOW_TRACKING_URI to the store that has one)", err=True)
         raise typer.Exit(1)
@@ -55,8 +65,6 @@ def example_body(tables: dict, campaign_id: str | None = None, n_creators: int =
     then the dataset's first creators fill up to `n_creators`. Without: the first creators.
     Raises ValueError naming the campaign when it is not in the campaigns table.
     """
-    from serving.payloads import campaign_record, collaboration_plans, creator_records
-
     creator_ids = tables["creators"]["creator_id"].astype(str).tolist()
     chosen: list[str] = []
     if campaign_id is not None:
@@ -98,8 +106,6 @@ def example_request(
     the campaign and their planned collaborations (compensation, cost), so the answer includes
     expected conversions, revenue and ROI. POST it to /score with
     `Content-Type: application/json`."""
-    from data.cli import load_dataset_or_exit
-
     dataset = load_dataset_or_exit(data)
     try:
         body = example_body(dataset.tables, campaign, creators)
@@ -116,6 +122,113 @@ def example_request(
                + (f", campaign {campaign}" if campaign else ""), err=True)
 
 
+def score(
+    data: Path = typer.Option(..., "--data", help="Dataset directory (contract tables)."),
+    out: Path = typer.Option(..., "--out", help="Output file: .csv or .parquet."),
+    campaign: str = typer.Option(None, "--campaign", help="Campaign id: score its planned "
+                                 "collaborations (or every creator for it)."),
+) -> None:
+    """Score creators (or a campaign's candidates) with the champion model."""
+    check_out(out)
+    with user_errors():
+        with console.status("Loading the champion model..."):
+            bundle, info = registry.load_champion()
+        with console.status("Scoring..."):
+            ds = load_dataset(data)
+            collaborations = None
+            if campaign is not None and ds.collaborations is not None:
+                planned = ds.collaborations[ds.collaborations["campaign_id"] == campaign]
+                collaborations = planned if len(planned) else None
+            scores = bundle.score(ds, campaign_id=campaign, collaborations=collaborations)
+        write_frame(scores.table, out, index=False)
+    console.print(f"{len(scores.table):,} rows scored with {info.model_version} -> {out}")
+
+
+def audit_followers(
+    file: Path = typer.Argument(..., help="CSV of follower accounts (audience_sample columns: "
+                                "followers, following, posts_count, has_profile_pic, ...)."),
+    out: Path = typer.Option(..., "--out", help="Output file (.csv or .parquet) with the fake "
+                             "probability and class of every account."),
+) -> None:
+    """Score follower accounts with the champion's follower classifier; print the fake share."""
+    check_out(out)
+    with user_errors():
+        accounts = read_accounts(file)
+        try:
+            bundle, info = registry.load_champion()
+            classifier = bundle.follower_classifier
+            source = f"the champion's classifier ({info.model_version})"
+        except registry.RegistryError:
+            classifier = None
+        if classifier is None:
+            console.print("[yellow]No champion model yet: auditing with the transparent "
+                          "rule-based scorer, whose error rates are assumed, not measured (run "
+                          "`creatorscore train` to register a trained classifier).[/yellow]")
+            classifier = RuleBasedFollowerScorer()
+            source = "the rule-based scorer"
+        audit = classifier.audit(accounts)
+        result = accounts.copy()
+        result["p_fake"] = audit.p_fake
+        result["p_fake_balanced_prior"] = audit.p_fake_balanced
+        result["account_class"] = audit.classes
+        write_frame(result, out, index=False)
+    estimates = audit.estimates
+    console.print(f"{len(result):,} accounts scored with {source} -> {out}")
+    console.print(f"Estimated fake share: [bold]{percent(estimates.share[0])}[/bold] (90% interval "
+                  f"{percent(estimates.low[0])} - {percent(estimates.high[0])}; "
+                  f"{estimates.method.upper()} quantification, the interval includes the "
+                  "error measured on data sets the classifier never saw)")
+    console.print("p_fake in the output is each account's probability at this audience's "
+                  "estimated share; p_fake_balanced_prior the classifier's at 50/50.")
+    if audit.warnings[0]:
+        console.print(f"[yellow]Domain check: {audit.warnings[0]}[/yellow]")
+    else:
+        console.print(f"Domain check: passed (largest field drift "
+                      f"{estimates.drift[0]:.2f}; fails above 0.15).")
+
+
+def read_accounts(path: Path):
+    """A follower-account CSV typed by the contract's audience_sample rules (the same validator
+    as datasets: every bad value is reported with its column and row). creator_id may be
+    absent; the columns of the file are kept as given."""
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    given = list(frame.columns)
+    checked = frame if "creator_id" in frame else frame.assign(creator_id="(audited file)")
+    typed = validate_table("audience_sample", checked)
+    out = frame[given].copy()
+    for column in given:
+        if column in typed:
+            out[column] = typed[column].array
+    return out
+
+
+def features(
+    data: Path = typer.Option(..., "--data", help="Dataset directory (contract tables)."),
+    out: Path = typer.Option(..., "--out", help="Output file (.csv or .parquet) for the "
+                             "per-creator features; per-collaboration features go beside it "
+                             "as <stem>_collaborations<suffix> when the dataset has campaigns."),
+) -> None:
+    """Compute the documented numeric feature frames of a dataset."""
+    check_out(out)
+    dataset = load_dataset_or_exit(data)
+    with console.status("Computing features..."):
+        pipeline = FeaturePipeline(follower_scorer=RuleBasedFollowerScorer()).fit(dataset)
+        frames = build_feature_frames(dataset, pipeline)
+    write_frame(frames["creators"], out)
+    console.print(f"{len(frames['creators']):,} creators x {frames['creators'].shape[1]} "
+                  f"features -> {out}")
+    if "collaborations" in frames:
+        collab_out = out.with_name(f"{out.stem}_collaborations{out.suffix}")
+        write_frame(frames["collaborations"], collab_out)
+        console.print(f"{len(frames['collaborations']):,} collaborations x "
+                      f"{frames['collaborations'].shape[1]} features -> {collab_out}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
+    app.command()(score)
+    app.command("audit-followers")(audit_followers)
+    app.command()(features)
     app.command("example-request")(example_request)

@@ -19,10 +19,13 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 
+import mlflow
 import numpy as np
 import pandas as pd
 
 from data.contract import CONTRACT_VERSION
+from features import FEATURE_VERSION, FEATURES
+from models.bundle import Scores
 from serving import responses
 from serving.config import ServingConfig
 from serving.convert import RequestData, accounts_frame, build_request_data
@@ -34,6 +37,8 @@ from serving.schemas import (
     RankResponse,
     ScoreResponse,
 )
+from store import registry
+from store.tracking import configure_tracking
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +57,6 @@ class ScoringEngine:
     # The answers' provenance never changes once the champion is loaded: computed once.
     @cached_property
     def feature_version(self) -> str:
-        from features import FEATURE_VERSION
-
         return str(getattr(self.bundle, "feature_version", None) or FEATURE_VERSION)
 
     @cached_property
@@ -80,33 +83,24 @@ class ScoringEngine:
                       top_n: int = 5) -> dict:
         _check_top_n(top_n)
         data = build_request_data(creators, campaign, collaborations, self.config)
-        features, planned, scores = self._score(data, explain=explain, top_n=top_n)
+        scores = self._score(data, explain=explain, top_n=top_n)
         payload = {
             "provenance": self.provenance,
             "campaign_id": data.campaign_id,
-            "creators": responses.creator_scores(scores, features, data.dataset,
+            "creators": responses.creator_scores(scores, scores.features, data.dataset,
                                                  order=data.creator_ids, explain=explain),
         }
         return payload
 
-    def _score(self, data: RequestData, explain: bool, top_n: int):
-        """(features, planned collaborations or None, Scores): `ScoringBundle.score` in its
-        three steps, so the features stay available for the answer and for re-use."""
-        bundle = self.bundle
+    def _score(self, data: RequestData, explain: bool, top_n: int) -> Scores:
+        """`ScoringBundle.score` of the request (the code path of `creatorscore score`); a
+        campaign's creators without a plan are scored as unplanned candidates."""
         try:
-            planned = bundle.planned_collaborations(data.dataset, data.campaign_id,
-                                                    data.dataset.collaborations,
-                                                    every_creator=True)
+            return self.bundle.score(data.dataset, data.campaign_id, data.dataset.collaborations,
+                                     explain=explain, top_n=top_n, every_creator=True)
         except ValueError as error:  # inconsistent campaign / collaborations
             raise RequestError(422, "invalid request",
                                [problem(["collaborations"], str(error), "invalid")]) from None
-        if planned is None:
-            features = bundle.pipeline.transform_creators(data.dataset)
-        else:
-            features = bundle.pipeline.transform_collaborations(data.dataset, planned)
-        scores = bundle.score_features(data.dataset, features, planned, explain=explain,
-                                       top_n=top_n)
-        return features, planned, scores
 
     # ------------------------------------------------------------------ /rank
 
@@ -131,8 +125,8 @@ class ScoringEngine:
             raise RequestError(422, "invalid request", detail)
         data = build_request_data(creators, campaign, collaborations, self.config)
         _check_every_creator_planned(data)
-        features, planned, scores = self._score(data, explain=False, top_n=top_n)
-        table = scores.table
+        scores = self._score(data, explain=False, top_n=top_n)
+        features, planned, table = scores.features, scores.planned, scores.table
         revenue = table["expected_revenue"].to_numpy("float64", na_value=np.nan)
         if objective in ("roi", "profit", "revenue") and np.isnan(revenue).all():
             raise RequestError(422, "invalid request", [problem(
@@ -186,9 +180,6 @@ class ScoringEngine:
         return AuditResponse.model_validate(self.audit_payload(accounts))
 
     def audit_payload(self, accounts: Sequence[dict]) -> dict:
-        from features.audience import FLAG_THRESHOLD
-        from models.follower_account import audit_accounts
-
         frame = accounts_frame(accounts, self.config)
         if len(frame) == 0:
             raise RequestError(422, "invalid request", [problem(
@@ -196,8 +187,7 @@ class ScoringEngine:
                 "too_short")])
         # The scorer the feature pipeline uses for audience samples, through the same audit:
         # an audit agrees with the audience features of /score.
-        audit = audit_accounts(self.bundle.pipeline.follower_scorer_, frame,
-                               threshold=FLAG_THRESHOLD)
+        audit = self.bundle.pipeline.follower_scorer_.audit(frame)
         p_fake, classes, estimates = audit.p_fake, audit.classes, audit.estimates
         share, low, high = estimates.share[0], estimates.low[0], estimates.high[0]
         class_names, counts = np.unique(classes.astype(str), return_counts=True)
@@ -224,8 +214,6 @@ class ScoringEngine:
     # ------------------------------------------------------------------ /model_info
 
     def model_info(self) -> ModelInfo:
-        from features import FEATURES
-
         return ModelInfo.model_validate({
             "provenance": self.provenance,
             "models": responses.model_descriptions(self.bundle, self.provenance),
@@ -266,9 +254,7 @@ def _text_or_none(value) -> str | None:
 
 def load_engine(config: ServingConfig) -> ScoringEngine:
     """The engine over the registry's champion (MLFLOW_TRACKING_URI, else the local store)."""
-    from training.registry import load_champion
-
-    bundle, info = load_champion(config.tracking_uri)
+    bundle, info = registry.load_champion(config.tracking_uri)
     return ScoringEngine(bundle=bundle, version=str(info.version), config=config,
                          model_name=info.name, training_metrics=_run_metrics(info, config),
                          version_tags=dict(info.tags))
@@ -279,10 +265,6 @@ def _run_metrics(info, config: ServingConfig) -> dict:
     if not info.run_id:
         return {}
     try:
-        import mlflow
-
-        from training.tracking import configure_tracking
-
         uri = configure_tracking(config.tracking_uri)
         run = mlflow.MlflowClient(tracking_uri=uri).get_run(info.run_id)
         return {key: float(value) for key, value in sorted(run.data.metrics.items())}

@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-Loc = tuple[str | int, ...]
-
 
 @dataclass
 class RequestError(Exception):

@@ -1,4 +1,4 @@
-"""Training commands: train, retrain, promote, rollback, score, audit-followers.
+"""Training commands: train, retrain, promote, rollback.
 
 Every command resolves the MLflow tracking URI the same way (MLFLOW_TRACKING_URI, else
 sqlite:///<repo>/mlruns/mlflow.db). Errors are printed as a clear message with exit code 1,
@@ -11,13 +11,13 @@ import math
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
-from data.io import check_output_path, write_frame
-
-console = Console(log_path=False)
+from store import registry
+from store.cli_errors import console, user_errors
+from training.jobs import run_retrain, run_train
+from training.protocol import TrainConfig
 
 HEADLINE_METRICS = (
     ("poisson_deviance", "Poisson deviance (lower is better)"),
@@ -45,33 +45,6 @@ def _progress(title: str):
             console.log(name)
 
         yield step
-
-
-@contextlib.contextmanager
-def _user_errors():
-    """Turn the errors a user can cause into a message and exit code 1."""
-    from mlflow.exceptions import MlflowException
-
-    from data.cli import print_contract_report
-    from data.loader import ContractError
-    from training.registry import RegistryError
-    from training.tracking import quiet_mlflow
-
-    quiet_mlflow()
-    try:
-        yield
-    except ContractError as error:
-        print_contract_report(error)
-        raise typer.Exit(1) from None
-    except RegistryError as error:
-        console.print(f"[red bold]{error}[/red bold]")
-        raise typer.Exit(1) from None
-    except MlflowException as error:
-        console.print(f"[red bold]MLflow error:[/red bold] {error.message}", markup=True)
-        raise typer.Exit(1) from None
-    except (ValueError, FileNotFoundError, KeyError, RuntimeError) as error:
-        console.print(f"[red bold]Error:[/red bold] {error}", highlight=False)
-        raise typer.Exit(1) from None
 
 
 def _fmt(value) -> str:
@@ -109,8 +82,6 @@ def _comparison_table(comparison) -> RichTable:
 
 
 def _config(seed: int, rounds: int | None, threads: int):
-    from training.jobs import TrainConfig
-
     config = TrainConfig(seed=seed, num_threads=threads)
     if rounds is not None:
         config.conversion_rounds = rounds
@@ -125,9 +96,7 @@ def train(
     threads: int = typer.Option(1, "--threads", help="LightGBM threads."),
 ) -> None:
     """Train every model in one MLflow run and register the bundle (first one = champion)."""
-    from training.jobs import run_train
-
-    with _user_errors(), _progress("train") as step:
+    with user_errors(), _progress("train") as step:
         outcome = run_train(data, _config(seed, rounds, threads), progress=step)
     note = outcome.result.follower_info.get("training_note")
     if note:
@@ -156,9 +125,7 @@ def retrain(
 ) -> None:
     """Train a challenger, compare it with the champion on the latest campaigns, and promote it
     only when it is better by --min-improvement with no guardrail metric worse."""
-    from training.jobs import run_retrain
-
-    with _user_errors(), _progress("retrain") as step:
+    with user_errors(), _progress("retrain") as step:
         outcome = run_retrain(data, _config(seed, rounds, threads), primary_metric=metric,
                               min_improvement=min_improvement,
                               retrain_follower_classifier=retrain_follower_classifier,
@@ -179,126 +146,16 @@ def promote(version: str = typer.Argument(..., help="Registered version number t
             reason: str = typer.Option("manual", "--reason", help="Recorded with the change.")
             ) -> None:
     """Make VERSION the champion (recorded in the champion history)."""
-    from training import registry
-
-    with _user_errors():
+    with user_errors():
         info = registry.promote(version, reason=reason)
     console.print(f"{info.model_version} is now the champion.")
 
 
 def rollback() -> None:
     """Return the champion alias to the previous champion (recorded in the history)."""
-    from training import registry
-
-    with _user_errors():
+    with user_errors():
         old, restored = registry.rollback()
     console.print(f"Champion rolled back from {old.model_version} to {restored.model_version}.")
-
-
-def score(
-    data: Path = typer.Option(..., "--data", help="Dataset directory (contract tables)."),
-    out: Path = typer.Option(..., "--out", help="Output file: .csv or .parquet."),
-    campaign: str = typer.Option(None, "--campaign", help="Campaign id: score its planned "
-                                 "collaborations (or every creator for it)."),
-) -> None:
-    """Score creators (or a campaign's candidates) with the champion model."""
-    from data.loader import load_dataset
-    from training import registry
-
-    _check_out(out)
-    with _user_errors():
-        with console.status("Loading the champion model..."):
-            bundle, info = registry.load_champion()
-        with console.status("Scoring..."):
-            ds = load_dataset(data)
-            collaborations = None
-            if campaign is not None and ds.collaborations is not None:
-                planned = ds.collaborations[ds.collaborations["campaign_id"] == campaign]
-                collaborations = planned if len(planned) else None
-            scores = bundle.score(ds, campaign_id=campaign, collaborations=collaborations)
-        write_frame(scores.table, out, index=False)
-    console.print(f"{len(scores.table):,} rows scored with {info.model_version} -> {out}")
-
-
-def audit_followers(
-    file: Path = typer.Argument(..., help="CSV of follower accounts (audience_sample columns: "
-                                "followers, following, posts_count, has_profile_pic, ...)."),
-    out: Path = typer.Option(..., "--out", help="Output file (.csv or .parquet) with the fake "
-                             "probability and class of every account."),
-) -> None:
-    """Score follower accounts with the champion's follower classifier; print the fake share."""
-    from models.follower_account import audit_accounts
-    from training import registry
-
-    _check_out(out)
-    with _user_errors():
-        accounts = read_accounts(file)
-        try:
-            bundle, info = registry.load_champion()
-            classifier = bundle.follower_classifier
-            source = f"the champion's classifier ({info.model_version})"
-        except registry.RegistryError:
-            classifier = None
-        if classifier is None:
-            from training.follower_accounts import train_default_follower_classifier
-
-            console.print("[yellow]No champion model yet: training a default follower-account "
-                          "classifier (run `creatorscore train` to register one).[/yellow]")
-            with console.status("Training the default follower-account classifier..."):
-                classifier, _ = train_default_follower_classifier()
-            source = "a freshly trained default classifier"
-        audit = audit_accounts(classifier, accounts)
-        result = accounts.copy()
-        result["p_fake"] = audit.p_fake
-        result["p_fake_balanced_prior"] = audit.p_fake_balanced
-        result["account_class"] = audit.classes
-        write_frame(result, out, index=False)
-    estimates = audit.estimates
-    console.print(f"{len(result):,} accounts scored with {source} -> {out}")
-    console.print(f"Estimated fake share: [bold]{_pct(estimates.share[0])}[/bold] (90% interval "
-                  f"{_pct(estimates.low[0])} - {_pct(estimates.high[0])}; "
-                  f"{estimates.method.upper()} quantification, the interval includes the "
-                  "error measured on data sets the classifier never saw)")
-    console.print("p_fake in the output is each account's probability at this audience's "
-                  "estimated share; p_fake_balanced_prior the classifier's at 50/50.")
-    if audit.warnings[0]:
-        console.print(f"[yellow]Domain check: {audit.warnings[0]}[/yellow]")
-    else:
-        console.print(f"Domain check: passed (largest field drift "
-                      f"{estimates.drift[0]:.2f}; fails above 0.15).")
-
-
-def _check_out(out: Path) -> None:
-    try:
-        check_output_path(out)
-    except ValueError as error:
-        console.print(f"[red]--out: {error}[/red]")
-        raise typer.Exit(1) from None
-
-
-def _pct(value: float) -> str:
-    return "n/a" if not math.isfinite(value) else f"{100 * value:.1f}%"
-
-
-def read_accounts(path: Path):
-    """A follower-account CSV typed by the contract's audience_sample rules (the same validator
-    as datasets: every bad value is reported with its column and row). creator_id may be
-    absent; the columns of the file are kept as given."""
-    import pandas as pd
-
-    from data.validation import validate_table
-
-    if not path.exists():
-        raise FileNotFoundError(f"no such file: {path}")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    given = list(frame.columns)
-    checked = frame if "creator_id" in frame else frame.assign(creator_id="(audited file)")
-    typed = validate_table("audience_sample", checked)
-    out = frame[given].copy()
-    for column in given:
-        if column in typed:
-            out[column] = typed[column].array
-    return out
 
 
 def register(app: typer.Typer) -> None:
@@ -307,5 +164,3 @@ def register(app: typer.Typer) -> None:
     app.command()(retrain)
     app.command()(promote)
     app.command()(rollback)
-    app.command()(score)
-    app.command("audit-followers")(audit_followers)

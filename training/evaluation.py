@@ -1,5 +1,4 @@
-"""Evaluation of conversion / ROI predictions against the baselines brand managers use, and the
-promotion decision between a champion and a challenger.
+"""Evaluation of conversion / ROI predictions against the baselines brand managers use.
 
 Prediction frames (one row per collaboration) carry: campaign_id, creator_id, conversions
 (realised), expected_conversions, expected_conversions_low/_high, cost, revenue_per_conversion,
@@ -24,9 +23,6 @@ truth), conversion_interval_coverage / _width, revenue_interval_coverage.
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
-
 import numpy as np
 import pandas as pd
 
@@ -34,7 +30,6 @@ from data.domain import CONVERSION_RATE_BY_TIER, TIERS
 from training import metrics
 
 TOP_K = 10
-BASELINES = ("followers", "engagement_rate", "tier_rule")
 
 
 def _tier_conversion_rate(tier_code) -> np.ndarray:
@@ -60,7 +55,7 @@ def baseline_scores(frame: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarr
     }
 
 
-def _ranking_score(score: np.ndarray) -> np.ndarray:
+def ranking_score(score: np.ndarray) -> np.ndarray:
     # Unknown scores rank last rather than break the sort.
     return np.where(np.isfinite(score), score, -np.inf)
 
@@ -81,19 +76,19 @@ def ranking_metrics(frame: pd.DataFrame, count_score: np.ndarray, roi_score: np.
     known = np.isfinite(roi)
     out = {
         f"{prefix}spearman": metrics.spearman(y, count_score),
-        f"{prefix}ndcg_at_10": metrics.mean_ndcg_at_k(y, _ranking_score(count_score), groups,
+        f"{prefix}ndcg_at_10": metrics.mean_ndcg_at_k(y, ranking_score(count_score), groups,
                                                       TOP_K),
         f"{prefix}ndcg_at_10_roi": metrics.mean_ndcg_at_k(
-            roi[known], _ranking_score(roi_score[known]), groups[known], TOP_K),
+            roi[known], ranking_score(roi_score[known]), groups[known], TOP_K),
     }
     if "true_roi" in frame.columns and frame["true_roi"].notna().all():
         true_roi = frame["true_roi"].to_numpy(dtype="float64")
         out[f"{prefix}roi_captured_at_10"] = metrics.roi_captured(
-            true_roi, _ranking_score(roi_score), groups, TOP_K)
+            true_roi, ranking_score(roi_score), groups, TOP_K)
         # Campaigns hire 4-25 creators, so a top 10 is often most of the list: the top 3 tells
         # rankings apart better.
         out[f"{prefix}roi_captured_at_3"] = metrics.roi_captured(
-            true_roi, _ranking_score(roi_score), groups, 3)
+            true_roi, ranking_score(roi_score), groups, 3)
     return out
 
 
@@ -207,88 +202,3 @@ def risk_metrics(labels: pd.DataFrame, predictions: pd.DataFrame) -> dict[str, f
             out["fake_share_sample_only_coverage"] = metrics.interval_coverage(
                 y_sample, sample["fake_share_sample_low"], sample["fake_share_sample_high"])
     return out
-
-
-# --- promotion -------------------------------------------------------------------------------
-
-PRIMARY_METRICS = {"poisson_deviance": False, "ndcg_at_10": True}  # name -> higher is better
-
-
-@dataclass(frozen=True)
-class Guardrail:
-    """A metric the challenger may not worsen by more than `tolerance` (absolute).
-
-    Values are capped at `cap` before comparing (coverage above the nominal level is no better).
-    """
-
-    metric: str
-    higher_is_better: bool = True
-    tolerance: float = 0.02
-    cap: float | None = None
-
-
-def default_guardrails(nominal_coverage: float = 0.9) -> tuple[Guardrail, ...]:
-    return (
-        Guardrail("conversion_interval_coverage", True, 0.03, cap=nominal_coverage),
-        Guardrail("fake_share_interval_coverage", True, 0.05, cap=nominal_coverage),
-        Guardrail("risk_auc", True, 0.02),
-        Guardrail("ndcg_at_10", True, 0.02),
-        Guardrail("poisson_deviance", False, 0.02),
-    )
-
-
-@dataclass
-class PromotionDecision:
-    promote: bool
-    primary_metric: str
-    improvement: float  # relative improvement of the primary metric (positive = better)
-    reasons: list[str] = field(default_factory=list)
-
-
-def _finite(value) -> bool:
-    return value is not None and isinstance(value, int | float) and math.isfinite(value)
-
-
-def decide_promotion(champion: dict[str, float], challenger: dict[str, float],
-                     primary_metric: str = "poisson_deviance", min_improvement: float = 0.01,
-                     guardrails: tuple[Guardrail, ...] | None = None) -> PromotionDecision:
-    """Promote only if the primary metric improves strictly and by at least `min_improvement`
-    (relative: (champion - challenger) / |champion| for Poisson deviance, (challenger -
-    champion) / |champion| for NDCG@10) and no guardrail metric is worse beyond its tolerance.
-    A guardrail the champion has but the challenger lacks (NaN) blocks promotion.
-    """
-    if primary_metric not in PRIMARY_METRICS:
-        raise ValueError(f"primary metric must be one of {sorted(PRIMARY_METRICS)}")
-    higher = PRIMARY_METRICS[primary_metric]
-    guardrails = default_guardrails() if guardrails is None else guardrails
-    reasons: list[str] = []
-    old, new = champion.get(primary_metric), challenger.get(primary_metric)
-    if not (_finite(old) and _finite(new)):
-        return PromotionDecision(False, primary_metric, float("nan"),
-                                 [f"{primary_metric} missing for champion or challenger"])
-    delta = (new - old) if higher else (old - new)
-    improvement = delta / abs(old) if old != 0 else (math.inf if delta > 0 else 0.0)
-    # Strictly better is required even with min_improvement 0: a tie keeps the champion.
-    ok = improvement >= min_improvement and improvement > 0
-    reasons.append(f"{primary_metric}: champion {old:.4f}, challenger {new:.4f}, improvement "
-                   f"{100 * improvement:+.2f}% (needs >= {100 * min_improvement:.2f}%)")
-    for rail in guardrails:
-        if rail.metric == primary_metric:
-            continue
-        old_v, new_v = champion.get(rail.metric), challenger.get(rail.metric)
-        if not _finite(old_v):
-            continue
-        if not _finite(new_v):
-            ok = False
-            reasons.append(f"guardrail {rail.metric}: challenger has no value")
-            continue
-        if rail.cap is not None:
-            old_v, new_v = min(old_v, rail.cap), min(new_v, rail.cap)
-        worse_by = (old_v - new_v) if rail.higher_is_better else (new_v - old_v)
-        if rail.metric == "poisson_deviance":
-            worse_by = worse_by / abs(old_v) if old_v else worse_by  # relative for deviance
-        if worse_by > rail.tolerance:
-            ok = False
-            reasons.append(f"guardrail {rail.metric}: worse by {worse_by:.4f} "
-                           f"(tolerance {rail.tolerance})")
-    return PromotionDecision(ok, primary_metric, float(improvement), reasons)

@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from training import metrics  # noqa: E402
-from training.evaluation import _ranking_score, baseline_scores  # noqa: E402
+from training.evaluation import baseline_scores, ranking_score  # noqa: E402
 
 SHAP_SAMPLE = 500
 CURVE_KS = (1, 2, 3, 5, 10, 15, 20)
@@ -67,7 +67,7 @@ def roi_curve_figure(test: pd.DataFrame):
     rankings = {"model": test["predicted_roi"].to_numpy(dtype="float64")}
     rankings.update({f"by {name}": roi for name, (_, roi) in baseline_scores(test).items()})
     for name, score in rankings.items():
-        curve = metrics.roi_captured_curve(truth, _ranking_score(score), groups, CURVE_KS)
+        curve = metrics.roi_captured_curve(truth, ranking_score(score), groups, CURVE_KS)
         ax.plot(list(curve), list(curve.values()), "o-", label=name)
     ax.set_xlabel("shortlist size k per campaign")
     ax.set_ylabel("share of the oracle's ROI captured")

@@ -1,8 +1,8 @@
 """Calibration constants of the synthetic world, each with the figure it comes from.
 
-Figures quoted from `../shared/domain.md` (mirrored in `data.domain`); values marked
-"assumption" have no public source and are chosen to be plausible. `data/README.md` lists the
-equations that use them.
+Figures quoted from the domain notes (mirrored in `data.domain`; sources in data/README.md);
+values marked "assumption" have no public source and are chosen to be plausible.
+`data/README.md` lists the equations that use them.
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from features import FeaturePipeline
-from features.audience import RuleBasedFollowerScorer
+from models.follower_account import RuleBasedFollowerScorer, audit_accounts
 from models.quantification import FakeShareEstimator
 from tests.features.conftest import make_dataset, regular_posts
 
@@ -15,6 +15,9 @@ class FixedScorer:
 
     def predict_fake_proba(self, accounts):
         return np.where(accounts["has_profile_pic"].to_numpy(dtype=bool), 0.1, 0.9)
+
+    def audit(self, accounts, group=None, n_groups=None):
+        return audit_accounts(self, accounts, group, n_groups)
 
 
 def test_audience_class_shares_and_fake_share_interval():
@@ -68,7 +71,7 @@ def test_niche_inferred_from_hashtags_and_unknown_text():
     ds = make_dataset(creators={"creator_id": ["fit", "cook", "unknown", "declared"],
                                 "platform": ["instagram"] * 4, "followers": [5_000] * 4,
                                 "niche": [None, None, None, "travel"]}, posts=posts)
-    out = FeaturePipeline().fit(ds).transform_creators(ds)
+    out = FeaturePipeline(follower_scorer=RuleBasedFollowerScorer()).fit(ds).transform_creators(ds)
     shares = out.filter(like="niche_share_")
     assert shares.loc["fit"].idxmax() == "niche_share_fitness"
     assert shares.loc["fit", "niche_share_fitness"] == pytest.approx(1.0)

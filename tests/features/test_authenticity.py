@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from features import FeaturePipeline
+from models.follower_account import RuleBasedFollowerScorer
 from tests.features.conftest import START, make_dataset, regular_posts
 
 CREATORS = {"creator_id": ["bought", "viral"], "platform": ["instagram"] * 2,
@@ -25,7 +26,8 @@ def test_growth_step_bought_vs_viral():
                        regular_posts("viral", 60, likes=likes_viral, comments=20)])
     history = pd.concat([_history("bought", 63, 0.8), _history("viral", 63, 0.8)])
     ds = make_dataset(creators=CREATORS, posts=posts, follower_history=history)
-    out = FeaturePipeline().fit(ds).transform_creators(ds, as_of="2024-05-01")
+    out = FeaturePipeline(follower_scorer=RuleBasedFollowerScorer()).fit(ds).transform_creators(
+        ds, as_of="2024-05-01")
     for creator in ("bought", "viral"):
         row = out.loc[creator]
         assert row["has_follower_history"] == 1
@@ -57,7 +59,7 @@ def test_comment_pod_signals():
     })
     ds = make_dataset(creators={"creator_id": ["pod", "organic"], "platform": ["instagram"] * 2,
                                 "followers": [5_000] * 2}, posts=posts, comments=comments)
-    out = FeaturePipeline().fit(ds).transform_creators(ds)
+    out = FeaturePipeline(follower_scorer=RuleBasedFollowerScorer()).fit(ds).transform_creators(ds)
     assert out.loc["pod", "comment_generic_share"] == pytest.approx(5 / 6)
     assert out.loc["organic", "comment_generic_share"] == pytest.approx(1 / 6)
     assert out.loc["pod", "comment_duplicate_share"] == pytest.approx(2 / 6)  # "nice pic" x2
@@ -75,7 +77,8 @@ def test_account_signals():
                   "following": [4_000], "posts_count": [120],
                   "account_created": ["2023-01-01"], "verified": [True]},
         posts=regular_posts("a", 5, likes=10, comments=1))
-    out = FeaturePipeline().fit(ds).transform_creators(ds, as_of="2024-01-05")
+    out = FeaturePipeline(follower_scorer=RuleBasedFollowerScorer()).fit(ds).transform_creators(
+        ds, as_of="2024-01-05")
     assert out.loc["a", "following_to_followers"] == 4.0
     assert out.loc["a", "account_age_days"] == 369
     assert out.loc["a", "posts_count"] == 120 - 3  # posts of Jan 5, 7, 9 are not before it

@@ -3,12 +3,13 @@ import pandas as pd
 import pytest
 
 from features import FeaturePipeline
+from models.follower_account import RuleBasedFollowerScorer
 from tests.features.conftest import make_dataset, regular_posts
 
 
 def _features(creators, posts, **tables):
     ds = make_dataset(creators=creators, posts=posts, **tables)
-    return FeaturePipeline().fit(ds).transform_creators(ds)
+    return FeaturePipeline(follower_scorer=RuleBasedFollowerScorer()).fit(ds).transform_creators(ds)
 
 
 def test_engagement_rate_by_followers_mean_and_median():

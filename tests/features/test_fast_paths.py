@@ -10,8 +10,8 @@ import features.arrays as arrays
 import features.text as text
 from features import FeaturePipeline
 from features.arrays import GroupSortedValues, group_median, index_of
-from features.audience import ascii_digit_count
 from features.authenticity import NOT_LETTER_DIGIT_SPACE, normalise_comment_text
+from models.follower_account import RuleBasedFollowerScorer, ascii_digit_count
 
 TEXTS = ["Hello World #FitLife!", None, "Café au lait ❤️ #Paris", "", "a\x1cb  C",
          "ÉTÉ\u00a0chaud", "İstanbul ßig ǅ", "Wow\t\tAMAZING...", "love\x0bthis 🔥",
@@ -72,7 +72,7 @@ def test_medians_of_subsets_from_one_sort():
 def test_dense_and_sparse_text_matrices_agree(transform, monkeypatch):
     from tests.features.test_pipeline import _campaign_world
     ds = _campaign_world()
-    pipeline = FeaturePipeline().fit(ds)
+    pipeline = FeaturePipeline(follower_scorer=RuleBasedFollowerScorer()).fit(ds)
     dense = getattr(pipeline, transform)(ds)
     monkeypatch.setattr(text, "DENSE_CELLS", 0)
     sparse = getattr(pipeline, transform)(ds)

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from features import FEATURE_VERSION, FEATURES, FeaturePipeline, build_feature_frames
-from features.registry import FAMILIES
+from features.catalogue import FAMILIES
+from models.follower_account import RuleBasedFollowerScorer
 from tests.features.conftest import make_dataset, regular_posts
 
 
@@ -42,7 +43,7 @@ def _campaign_world(extra_post: bool = False):
 
 def test_collaboration_features_point_in_time_and_pairs():
     ds = _campaign_world()
-    pipeline = FeaturePipeline().fit(ds)
+    pipeline = FeaturePipeline(follower_scorer=RuleBasedFollowerScorer()).fit(ds)
     out = pipeline.transform_collaborations(ds)
     assert list(out.index.names) == ["campaign_id", "creator_id"]
     assert (out.dtypes == "float64").all()
@@ -69,7 +70,7 @@ def test_collaboration_features_point_in_time_and_pairs():
 
 def test_planned_collaborations_without_outcomes():
     ds = _campaign_world()
-    pipeline = FeaturePipeline().fit(ds)
+    pipeline = FeaturePipeline(follower_scorer=RuleBasedFollowerScorer()).fit(ds)
     planned = pd.DataFrame({"campaign_id": ["k3"], "creator_id": ["a"],
                             "compensation": ["hybrid"], "cost": [100.0]})
     out = pipeline.transform_collaborations(ds, collaborations=planned)
@@ -82,7 +83,7 @@ def test_planned_collaborations_without_outcomes():
 def test_missing_optional_tables_give_nan_and_flags():
     ds = make_dataset(creators={"creator_id": ["a"], "platform": ["youtube"], "followers": [50]},
                       posts=regular_posts("a", 1, likes=0, comments=0))
-    out = FeaturePipeline().fit(ds).transform_creators(ds)
+    out = FeaturePipeline(follower_scorer=RuleBasedFollowerScorer()).fit(ds).transform_creators(ds)
     row = out.loc["a"]
     assert row[["has_audience_sample", "has_comments", "has_follower_history"]].tolist() == [0] * 3
     assert np.isnan(row["audience_fake_share"]) and np.isnan(row["comment_generic_share"])
@@ -92,14 +93,16 @@ def test_missing_optional_tables_give_nan_and_flags():
     ds2 = make_dataset(creators={"creator_id": ["a", "b"], "platform": ["youtube"] * 2,
                                  "followers": [50, 60]},
                        posts=regular_posts("a", 2, likes=1, comments=0))
-    out2 = FeaturePipeline().fit(ds2).transform_creators(ds2)
+    out2 = FeaturePipeline(follower_scorer=RuleBasedFollowerScorer()).fit(ds2).transform_creators(
+        ds2)
     assert out2.loc["b", "posts_analysed"] == 0 and np.isnan(out2.loc["b",
                                                                       "engagement_rate_median"])
 
 
-def test_registry_covers_every_column_with_documentation():
+def test_catalogue_covers_every_column_with_documentation():
     ds = _campaign_world()
-    frames = build_feature_frames(ds)
+    pipeline = FeaturePipeline(follower_scorer=RuleBasedFollowerScorer()).fit(ds)
+    frames = build_feature_frames(ds, pipeline)
     columns = set(frames["creators"].columns) | set(frames["collaborations"].columns)
     assert columns == set(FEATURES)
     for name, spec in FEATURES.items():
@@ -110,7 +113,7 @@ def test_registry_covers_every_column_with_documentation():
 
 def test_parity_single_creator_vs_batch_and_pickle(world_1500):
     ds = world_1500
-    pipeline = FeaturePipeline().fit(ds)
+    pipeline = FeaturePipeline(follower_scorer=RuleBasedFollowerScorer()).fit(ds)
     pipeline = pickle.loads(pickle.dumps(pipeline))
     batch = pipeline.transform_creators(ds)
     assert batch.shape[0] == 1500 and (batch.dtypes == "float64").all()

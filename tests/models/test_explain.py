@@ -3,6 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.catalogue import feature_labels
 from models.explain import contributions, explain_rows, readable_sizes
 
 
@@ -30,11 +31,12 @@ def test_probability_explanations_are_exact_treeshap_and_readable():
     total = contrib.sum(axis=1)
     expected = 1 / (1 + np.exp(-total)) - 1 / (1 + np.exp(-(total - contrib[:, 1])))
     np.testing.assert_allclose(sizes[:, 1], expected)
-    items = explain_rows(booster, X.head(5), "bought_followers", "probability", top_n=2)
+    items = explain_rows(booster, X.head(5), "bought_followers", "probability", top_n=2,
+                         labels=feature_labels())
     assert len(items) == 5 and all(len(row) <= 2 for row in items)
     first = items[0][0]
     assert first["feature"] == "follower_growth_max_robust_z"
-    assert first["label"] == "Largest growth anomaly (robust z)"  # from features.FEATURES
+    assert first["label"] == "Largest growth anomaly (robust z)"  # from the catalogue
     assert first["family"] == "authenticity"
     assert first["direction"] in ("up", "down")
     assert "points" in first["text"]

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import pandas as pd
 import pytest
 
+from models.follower_account import RuleBasedFollowerScorer
+
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 
 
@@ -28,8 +30,8 @@ def _train_champion(tracking_uri: str, tables: dict[str, pd.DataFrame], data_dir
     the first registered version becomes the champion."""
     from data.io import write_dataset
     from data.synthetic.audience import generate_follower_accounts
-    from features.audience import RuleBasedFollowerScorer
-    from training.jobs import TrainConfig, run_train
+    from training.jobs import run_train
+    from training.protocol import TrainConfig
 
     write_dataset(tables, data_dir)
     # The documented rule-based follower scorer keeps the fixture fast; the service reads
@@ -46,7 +48,7 @@ def _train_champion(tracking_uri: str, tables: dict[str, pd.DataFrame], data_dir
 @pytest.fixture(scope="session")
 def champion(tmp_path_factory) -> Champion:
     from data.synthetic import generate_world
-    from training.registry import load_champion
+    from store.registry import load_champion
 
     root = tmp_path_factory.mktemp("mlflow_store")
     tracking_uri = f"sqlite:///{root / 'mlflow.db'}"

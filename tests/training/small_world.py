@@ -39,14 +39,14 @@ def small_follower_classifier():
 
 
 def fast_config(**overrides):
-    from training.jobs import TrainConfig
+    from training.protocol import TrainConfig
 
     return TrainConfig(**{**FAST_CONFIG, **overrides})
 
 
 @lru_cache(maxsize=1)
 def small_train_result():
-    from training.jobs import train_and_evaluate
+    from training.protocol import train_and_evaluate
 
     return train_and_evaluate(small_dataset(), fast_config(), truth=small_world().truth,
                               follower_classifier=small_follower_classifier(),

@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from store import registry
 from tests.training.small_world import fast_config, small_follower_classifier, small_world
-from training import registry
 from training.jobs import run_retrain, run_train
 
 
@@ -17,12 +17,8 @@ def data_dir(tmp_path_factory):
 
 @pytest.fixture()
 def app():
-    import typer
+    from creatorscore import app as application
 
-    from training.cli import register
-
-    application = typer.Typer()
-    register(application)
     return application
 
 

@@ -7,7 +7,7 @@ from tests.training.small_world import (
     small_train_result,
     small_world,
 )
-from training.jobs import train_and_evaluate
+from training.protocol import train_and_evaluate
 
 
 def test_metrics_cover_model_baselines_coverage_and_risk():

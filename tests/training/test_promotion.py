@@ -4,11 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.evaluation import (
-    Guardrail,
-    decide_promotion,
-    evaluate_predictions,
-)
+from training.evaluation import evaluate_predictions
+from training.promotion import Guardrail, decide_promotion
 
 CHAMPION = {"poisson_deviance": 1.00, "ndcg_at_10": 0.60, "conversion_interval_coverage": 0.90,
             "risk_auc": 0.85}

@@ -1,13 +1,15 @@
+"""Fixtures shared by the store, training and serving tests: a fresh MLflow store."""
 import shutil
 
+import mlflow
 import pytest
+
+from store import tracking
 
 
 @pytest.fixture(scope="session")
 def _empty_store_template(tmp_path_factory):
     """An empty, migrated MLflow sqlite store (creating one takes seconds: done once)."""
-    import mlflow
-
     path = tmp_path_factory.mktemp("mlflow_template") / "mlflow.db"
     mlflow.MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
     return path
@@ -16,15 +18,11 @@ def _empty_store_template(tmp_path_factory):
 @pytest.fixture()
 def mlflow_store(tmp_path, monkeypatch, _empty_store_template):
     """A fresh MLflow store in tmp_path, selected through MLFLOW_TRACKING_URI."""
-    from training import tracking
-
     path = tmp_path / "mlflow.db"
     shutil.copy(_empty_store_template, path)
     uri = f"sqlite:///{path}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     tracking.configure_tracking()
     yield uri
-    import mlflow
-
     while mlflow.active_run() is not None:
         mlflow.end_run()

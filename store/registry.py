@@ -20,13 +20,15 @@ import pickle
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import mlflow
 import pandas as pd
 from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
 
-from training.tracking import configure_tracking
+from store.tracking import configure_tracking
 
 MODEL_NAME = "creatorscore"
 CHAMPION = "champion"
@@ -74,8 +76,6 @@ def _now() -> str:
 
 def log_bundle(bundle, input_example: pd.DataFrame, name: str = "model"):
     """Log the bundle as a pyfunc model in the active run; returns the ModelInfo."""
-    from mlflow.models import infer_signature
-
     example = input_example.astype("float64")
     signature = infer_signature(example, bundle.predict_matrix(example))
     with tempfile.TemporaryDirectory() as tmp:
@@ -90,8 +90,6 @@ def log_bundle(bundle, input_example: pd.DataFrame, name: str = "model"):
 
 
 def _pip_requirements() -> list[str]:
-    from importlib.metadata import PackageNotFoundError, version
-
     pins = []
     for package in ("mlflow", "lightgbm", "pandas", "numpy", "scikit-learn", "scipy", "shap"):
         try:

@@ -1,8 +1,8 @@
 import mlflow
 import pytest
 
+from store import registry, tracking
 from tests.training.small_world import small_train_result
-from training import registry, tracking
 
 
 @pytest.fixture()

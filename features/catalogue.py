@@ -1,6 +1,7 @@
-"""Every output column of the feature pipeline, with a readable label, its formula and unit.
+"""The feature catalogue: every output column of the feature pipeline, with a readable label,
+its formula, its unit and the monotone constraint the conversion model puts on it.
 
-The registry is what explanations show to a brand manager, and what a benchmark is read
+The catalogue is what explanations show to a brand manager, and what a benchmark is read
 against: a rate is meaningless without its formula. A test checks that it covers every column.
 """
 from __future__ import annotations
@@ -21,20 +22,24 @@ class FeatureSpec:
     formula: str
     unit: str
     family: str
-    # Expected direction of the effect on a good outcome (+1 / -1), 0 when unknown; a hint
-    # for monotone constraints in the models.
+    # Expected direction of the effect on a good outcome (+1 / -1), 0 when unknown.
     monotone: int = 0
     # False for descriptive columns that are reported but are no evidence about the creator
     # (the size of its peer cohort says how many peers the training data had).
     model_input: bool = True
+    # True where the domain is unambiguous enough for the conversion model to enforce
+    # `monotone` as a constraint: a better niche / brief / market fit and repeat partnerships
+    # never lower expected conversions; a larger fake share never raises them.
+    conversion_constraint: bool = False
 
 
 _SPECS: list[FeatureSpec] = []
 
 
 def _add(name: str, label: str, formula: str, unit: str, family: str, monotone: int = 0,
-         model_input: bool = True) -> None:
-    _SPECS.append(FeatureSpec(name, label, formula, unit, family, monotone, model_input))
+         model_input: bool = True, conversion_constraint: bool = False) -> None:
+    _SPECS.append(FeatureSpec(name, label, formula, unit, family, monotone, model_input,
+                              conversion_constraint))
 
 
 ER = "(likes + comments) / followers"
@@ -150,7 +155,8 @@ for _cls in AUDIENCE_CLASSES:
          "share", A, -1 if _cls == "suspicious" else 0)
 _add("audience_fake_share", "Estimated fake follower share",
      "the sample's share of fake accounts estimated from the follower scorer's probabilities "
-     "by EM on the prior (Saerens-Latinne-Decaestecker; models.quantification)", "share", A, -1)
+     "by EM on the prior (Saerens-Latinne-Decaestecker; models.quantification)", "share", A, -1,
+     conversion_constraint=True)
 _add("audience_fake_share_low", "Estimated fake follower share, lower bound (90%)",
      "share - sqrt((1.645 * sampling error)^2 + off-domain error^2), clipped to [0, 1]; "
      "spans every quantification method's estimate when the domain check fails", "share", A, -1)
@@ -181,23 +187,54 @@ C = "campaign"
 _add("campaign_niche_code", "Campaign niche", "index in the niche taxonomy " + "/".join(NICHES),
      "code", C)
 _add("campaign_niche_share", "Creator's share of the campaign's niche",
-     "niche_share of the campaign's niche", "share", C, 1)
+     "niche_share of the campaign's niche", "share", C, 1, conversion_constraint=True)
 _add("campaign_niche_is_top", "Campaign niche is the creator's main niche",
-     "1 if the campaign niche has the creator's largest niche_share", "flag", C, 1)
+     "1 if the campaign niche has the creator's largest niche_share", "flag", C, 1,
+     conversion_constraint=True)
 _add("brief_similarity", "Similarity of the content to the campaign brief",
-     "cosine of TF-IDF vectors (bio + captions before the cutoff vs brief)", "cosine", C, 1)
+     "cosine of TF-IDF vectors (bio + captions before the cutoff vs brief)", "cosine", C, 1,
+     conversion_constraint=True)
 _add("country_match", "Creator country among the campaign's target countries",
-     "1 if creators.country is in campaigns.target_countries, 0 if not", "flag", C, 1)
+     "1 if creators.country is in campaigns.target_countries, 0 if not", "flag", C, 1,
+     conversion_constraint=True)
 _add("log_product_price", "Product price (log)", "ln(1 + product_price)", "log currency", C)
 _add("compensation_code", "Compensation model",
      "index in " + "/".join(COMPENSATIONS), "code", C)
 _add("log_cost", "Cost of the collaboration (log)", "ln(1 + cost)", "log currency", C)
 _add("repeat_partnerships", "Earlier collaborations with the same brand",
      "collaborations of the creator with the brand whose campaign started before this one",
-     "collaborations", C, 1)
+     "collaborations", C, 1, conversion_constraint=True)
 _add("campaign_duration_days", "Campaign duration", "end_date - start_date", "days", C)
 
 FEATURES: dict[str, FeatureSpec] = {spec.name: spec for spec in _SPECS}
+
+# --- derived by the models ------------------------------------------------------------------
+# Not pipeline outputs: the scoring bundle adds them from the risk model's prediction before
+# the conversion model (models.bundle), so they are catalogued apart from FEATURES.
+PREDICTED_FAKE_SHARE = "predicted_fake_share"
+EXPOSURE_FEATURE = "estimated_real_followers"
+DERIVED_FEATURES: dict[str, FeatureSpec] = {spec.name: spec for spec in (
+    FeatureSpec(PREDICTED_FAKE_SHARE, "Estimated fake follower share (risk model)",
+                "the fake-follower risk model's fake share as of the campaign start", "share",
+                A, -1, conversion_constraint=True),
+    FeatureSpec(EXPOSURE_FEATURE, "Estimated real followers (followers x (1 - fake share))",
+                "followers * (1 - predicted_fake_share): the conversion model's exposure",
+                "accounts", A),
+)}
+
+
+def feature_labels() -> dict[str, tuple[str, str, str]]:
+    """(label, family, unit) of every catalogued column, derived ones included."""
+    return {name: (spec.label, spec.family, spec.unit)
+            for name, spec in {**FEATURES, **DERIVED_FEATURES}.items()}
+
+
+def conversion_constraints(columns) -> dict[str, int]:
+    """The conversion model's monotone constraints for these columns (catalogue's
+    `conversion_constraint`): {column: +1 or -1}."""
+    specs = {**FEATURES, **DERIVED_FEATURES}
+    return {c: specs[c].monotone for c in columns
+            if c in specs and specs[c].conversion_constraint}
 
 
 def model_inputs(columns) -> list[str]:

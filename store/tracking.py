@@ -1,0 +1,68 @@
+"""MLflow tracking configuration: where runs, artifacts and the model registry live.
+
+Tracking URI: the environment variable MLFLOW_TRACKING_URI when set, else
+sqlite:///<repo>/mlruns/mlflow.db (MLflow 3.13+ refuses a plain ./mlruns file store).
+Artifacts: for a sqlite store, an `artifacts` folder next to the database file
+(<repo>/mlruns/artifacts by default); for a tracking server, wherever the server puts them.
+Every command resolves the URI through `configure_tracking`, so they all honour the variable.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+
+import mlflow
+
+EXPERIMENT_NAME = "creatorscore"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def default_tracking_uri() -> str:
+    return f"sqlite:///{REPO_ROOT / 'mlruns' / 'mlflow.db'}"
+
+
+def resolve_tracking_uri(tracking_uri: str | None = None) -> str:
+    """Explicit argument, else MLFLOW_TRACKING_URI, else the repository's sqlite store."""
+    return tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
+
+
+def artifact_root_for(tracking_uri: str) -> str | None:
+    """The artifact location for new experiments, or None to let the server decide."""
+    if tracking_uri.startswith("sqlite:///"):
+        db_path = Path(tracking_uri[len("sqlite:///"):])
+        return (db_path.parent / "artifacts").resolve().as_uri()
+    if tracking_uri.startswith("file:") or "://" not in tracking_uri:
+        raise ValueError(
+            f"tracking URI {tracking_uri!r} is a file store, which MLflow 3.13+ refuses; use "
+            "sqlite:///path/to/mlflow.db or an http(s) tracking server")
+    return None
+
+
+def configure_tracking(tracking_uri: str | None = None) -> str:
+    """Point mlflow at the resolved URI (creating the sqlite folder) and return the URI."""
+    uri = resolve_tracking_uri(tracking_uri)
+    artifact_root_for(uri)  # validates the scheme
+    if uri.startswith("sqlite:///"):
+        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+def ensure_experiment(tracking_uri: str, name: str = EXPERIMENT_NAME) -> str:
+    """The experiment id of `name`, created with the artifact root above when missing."""
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    return client.create_experiment(name, artifact_location=artifact_root_for(tracking_uri))
+
+
+def quiet_mlflow() -> None:
+    """Silence MLflow's chatty warnings and alembic logs for command-line use."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for logger in ("mlflow", "alembic"):
+        logging.getLogger(logger).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="mlflow")
