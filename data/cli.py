@@ -10,6 +10,7 @@ from rich.table import Table as RichTable
 
 from data.io import FORMATS
 from data.loader import ContractError, load_dataset
+from data.synthetic import generate_world, write_world
 
 console = Console()
 
@@ -25,8 +26,6 @@ def generate(
     fmt: str = typer.Option("csv", "--format", help="csv or parquet."),
 ) -> None:
     """Generate a calibrated synthetic world (every contract table, plus its ground truth)."""
-    from data.synthetic import generate_world, write_world
-
     if fmt not in FORMATS:
         console.print(f"[red]--format must be csv or parquet, not {fmt!r}[/red]")
         raise typer.Exit(2)

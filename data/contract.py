@@ -7,6 +7,7 @@ Extend it only backward-compatibly: new optional columns, new optional tables.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 CONTRACT_VERSION = "1"
 
@@ -239,6 +240,4 @@ def contract_markdown() -> str:
 
 
 if __name__ == "__main__":
-    from pathlib import Path
-
     Path(__file__).with_name("CONTRACT.md").write_text(contract_markdown(), encoding="utf-8")

@@ -17,7 +17,8 @@ from data.contract import TABLES, Column, Table
 from data.dataset import Dataset
 
 MAX_EXAMPLES = 5
-MAX_EXACT_INT = 2.0**53
+# Numbers beyond 2**53 are not exact in float64 (every feature is float64): refused.
+MAX_EXACT_NUMBER = 2**53
 # From this many rows, coercion uses vectorised casts; below it, plain Python per value is
 # cheaper than the per-call overhead of pandas (one scoring request).
 VECTOR_MIN_ROWS = 2_000
@@ -118,7 +119,9 @@ def _expected_text(column: Column) -> str:
     if column.min_value is not None and column.max_value is not None:
         text += f" between {column.min_value:g} and {column.max_value:g}"
     elif column.min_value == 0:
-        text += " >= 0"
+        text += " >= 0 and at most 2^53"
+    elif column.type in ("int", "float"):
+        text += " between -2^53 and 2^53"
     return text
 
 
@@ -127,7 +130,7 @@ def _is_missing(value) -> bool:
         isinstance(value, float) and value != value)
 
 
-def _text_or_missing(value):
+def text_or_missing(value):
     """Stripped text, None when missing or empty, _NO_VALUE when not a scalar."""
     if isinstance(value, str):
         value = value.strip()
@@ -191,7 +194,7 @@ def _coerce_str(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         present = text.notna().to_numpy() & (text.to_numpy(object) != "")
         out = np.where(present, text.to_numpy(object), None)
         return out, np.zeros(len(values), dtype=bool)
-    parsed = [_text_or_missing(v) for v in values]
+    parsed = [text_or_missing(v) for v in values]
     bad = np.fromiter((v is _NO_VALUE for v in parsed), dtype=bool, count=len(parsed))
     out = np.array([None if v is _NO_VALUE else v for v in parsed], dtype=object)
     return out, bad
@@ -252,7 +255,7 @@ def _coerce_time(raw: pd.Series, is_date: bool) -> tuple[np.ndarray, np.ndarray]
         times = series.to_numpy("datetime64[ns]")
         bad = np.zeros(len(raw), dtype=bool)
     else:
-        texts = [_text_or_missing(v) if isinstance(v, str) else
+        texts = [text_or_missing(v) if isinstance(v, str) else
                  (None if _is_missing(v) else _NO_VALUE) for v in raw.to_numpy(object)]
         bad = np.fromiter((v is _NO_VALUE for v in texts), dtype=bool, count=len(texts))
         present = np.array([v if isinstance(v, str) else None for v in texts], dtype=object)
@@ -304,7 +307,7 @@ def _coerce_column(table: Table, column: Column, raw: pd.Series, collect: _Colle
         if column.type == "int":
             bad |= np.isfinite(out) & (np.mod(np.nan_to_num(out), 1) != 0)
             # Beyond 2**53 a float no longer holds every integer, and int64 overflows at 2**63.
-            bad |= np.abs(np.nan_to_num(out)) > MAX_EXACT_INT
+            bad |= np.abs(np.nan_to_num(out)) > MAX_EXACT_NUMBER
         out[bad] = np.nan
         missing = np.isnan(out) & ~bad
     elif column.type == "bool":
@@ -319,9 +322,9 @@ def _coerce_column(table: Table, column: Column, raw: pd.Series, collect: _Colle
     if not column.nullable and missing.any():
         collect.add_rows(table.name, column.name, missing, None, "missing value",
                          _expected_text(column))
-    if column.min_value is not None or column.max_value is not None:
+    if column.type in ("int", "float"):
         with np.errstate(invalid="ignore"):
-            out_of_range = np.zeros(len(out), dtype=bool)
+            out_of_range = np.abs(out) > MAX_EXACT_NUMBER
             if column.min_value is not None:
                 out_of_range |= out < column.min_value
             if column.max_value is not None:
@@ -500,6 +503,32 @@ def validate_table(name: str, raw: pd.DataFrame) -> pd.DataFrame:
     if collect.problems:
         raise ContractError(collect.problems)
     return typed
+
+
+AUDITED_ACCOUNTS_CREATOR = "(audited accounts)"
+
+
+def validate_accounts(raw: pd.DataFrame) -> pd.DataFrame:
+    """Follower accounts to audit, checked by the contract's audience_sample rules (every bad
+    value reported with its column and 1-based row) with creator_id optional: an account
+    without one is checked as if it had one. The columns are those given, in their order,
+    contract columns typed."""
+    if "creator_id" in raw.columns:
+        given = raw["creator_id"].astype(object).to_numpy()
+        blank = np.fromiter((text_or_missing(v) is None for v in given), dtype=bool,
+                            count=len(given))
+        checked = raw.assign(creator_id=np.where(blank, AUDITED_ACCOUNTS_CREATOR, given))
+    else:
+        blank = np.ones(len(raw), dtype=bool)
+        checked = raw.assign(creator_id=AUDITED_ACCOUNTS_CREATOR)
+    typed = validate_table("audience_sample", checked)
+    out = raw.copy()
+    for column in raw.columns:
+        if column in typed.columns:
+            out[column] = typed[column].array
+    if "creator_id" in raw.columns:
+        out["creator_id"] = typed["creator_id"].mask(blank).array
+    return out
 
 
 def validate_tables(tables: dict[str, pd.DataFrame]) -> Dataset:

@@ -22,6 +22,7 @@ followers * (1 - predicted_fake_share), the pre-campaign exposure used as the Po
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -52,6 +53,21 @@ class Scores:
     explanations: dict = field(default_factory=dict)
     features: pd.DataFrame | None = None
     planned: pd.DataFrame | None = None
+
+
+class Scorer(Protocol):
+    """What serving and the command line need of a fitted bundle (ScoringBundle is one)."""
+
+    pipeline: object  # the fitted feature pipeline; its follower_scorer_ audits accounts
+    model_version: str
+    feature_version: str | None
+
+    def score(self, ds: Dataset, campaign_id: str | None = None,
+              collaborations: pd.DataFrame | None = None, explain: bool = False,
+              top_n: int = 5, every_creator: bool = False) -> Scores: ...
+
+    def score_features(self, ds: Dataset, X: pd.DataFrame, planned: pd.DataFrame | None,
+                       explain: bool = False, top_n: int = 5) -> Scores: ...
 
 
 def derived_features(followers: np.ndarray, fake_share: np.ndarray) -> dict[str, np.ndarray]:

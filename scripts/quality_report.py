@@ -1,7 +1,7 @@
 """Every quality figure of creatorscore next to its goal or published figure.
 
 Generates a world (or reads a dataset directory with a truth/ folder), trains the bundle by the
-validation protocol of training.jobs (time split: latest campaigns are the test set) and
+validation protocol of training.protocol (time split: latest campaigns are the test set) and
 prints: conversion metrics of the model against the brand managers' baselines, ROI captured
 against the oracle, interval coverage, fake-follower risk figures and (unless --no-followers)
 the follower-account classifier benchmarks from training.follower_accounts.

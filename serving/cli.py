@@ -14,7 +14,7 @@ import typer
 from data.cli import load_dataset_or_exit
 from data.io import write_frame
 from data.loader import load_dataset
-from data.validation import validate_table
+from data.validation import validate_accounts
 from features import FeaturePipeline, build_feature_frames
 from models.follower_account import RuleBasedFollowerScorer
 from serving.config import DEFAULT_PORT, ConfigError, ServingConfig
@@ -48,6 +48,8 @@ def serve(
                    "first (or set MLFLOW_TRACKING_URI to the store that has one)", err=True)
         raise typer.Exit(1)
 
+    # The service module builds the BentoML service at import (seconds, and BentoML's
+    # configuration): imported only when serving, not for every command of the CLI.
     import bentoml
 
     from serving.service import CreatorScore
@@ -187,21 +189,12 @@ def audit_followers(
                       f"{estimates.drift[0]:.2f}; fails above 0.15).")
 
 
-def read_accounts(path: Path):
-    """A follower-account CSV typed by the contract's audience_sample rules (the same validator
-    as datasets: every bad value is reported with its column and row). creator_id may be
-    absent; the columns of the file are kept as given."""
+def read_accounts(path: Path) -> pd.DataFrame:
+    """A follower-account CSV typed and checked by the contract validator
+    (`data.validation.validate_accounts`, the one /audit_followers uses)."""
     if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    given = list(frame.columns)
-    checked = frame if "creator_id" in frame else frame.assign(creator_id="(audited file)")
-    typed = validate_table("audience_sample", checked)
-    out = frame[given].copy()
-    for column in given:
-        if column in typed:
-            out[column] = typed[column].array
-    return out
+    return validate_accounts(pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""]))
 
 
 def features(

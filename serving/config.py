@@ -38,6 +38,9 @@ class ConfigError(ValueError):
     """An environment variable holds a value the service cannot use."""
 
 
+DEFAULT_MAX_TOP_K = 100
+
+
 @dataclass(frozen=True)
 class ServingConfig:
     api_key: str | None = None
@@ -46,7 +49,7 @@ class ServingConfig:
     max_rows_per_creator: int = 5_000
     max_accounts: int = 20_000
     max_body_bytes: int = 64 * 1024 * 1024
-    max_top_k: int = 100
+    max_top_k: int = DEFAULT_MAX_TOP_K
     tracking_uri: str | None = None
 
     @property

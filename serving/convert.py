@@ -16,20 +16,20 @@ from itertools import repeat
 import numpy as np
 import pandas as pd
 
-from data.contract import PANDAS_DTYPES, TABLES
+from data.contract import TABLES
 from data.dataset import Dataset
 from data.loader import ContractError, Problem, validate_tables
+from data.validation import text_or_missing, validate_accounts
 from serving.config import ServingConfig
 from serving.errors import RequestError, problem, too_large
 
-# Column arrays handed to the validator: numbers as float64 (the request models bound integers
-# to 2**53, exact in float64); text, booleans, dates and timestamps as object arrays of the
-# request's values, which the validator coerces (it reads object arrays anyway, so building
-# pandas string arrays here would only be converted back).
-_NUMERIC = ("int", "float")
+# Column arrays handed to the validator are object arrays of the request's JSON values: the
+# request models checked the shape only, and the validator decides every contract rule (it
+# reads object arrays anyway, and settles all-number columns in one vectorised cast).
 NESTED_TABLES = ("posts", "follower_history", "audience_sample", "comments")
 
 RowLocator = Callable[[int], tuple]
+CONTRACT_ERROR = "the input does not follow the data contract"
 
 
 @dataclass(frozen=True)
@@ -49,9 +49,14 @@ def _column_frame(table: str, rows: Sequence[dict]) -> dict[str, np.ndarray]:
         values = list(map(dict.get, rows, repeat(column.name)))
         if not column.required and values.count(None) == len(values):
             continue  # the validator adds absent optional columns, all missing
-        columns[column.name] = np.array(
-            values, dtype="float64" if column.type in _NUMERIC else object)
+        columns[column.name] = np.array(values, dtype=object)
     return columns
+
+
+def _ids(values: np.ndarray) -> np.ndarray:
+    """Ids as the validator will read them (stripped text, None when missing), so that a
+    nested record's creator_id compares with its profile's as the tables will."""
+    return np.array([text_or_missing(v) for v in values], dtype=object)
 
 
 def _check_limits(creators: Sequence, config: ServingConfig) -> None:
@@ -89,6 +94,7 @@ def _nested_table(table: str, creators: Sequence, profile_ids: np.ndarray,
     owner = profile_ids[owner_index]
     given = columns.get("creator_id")
     if given is not None:
+        given = _ids(given)
         # Element-wise on object arrays (in C); None never equals a text id.
         conflict = (given != None) & (owner != None) & (given != owner)  # noqa: E711
         for position in np.flatnonzero(conflict)[:5]:
@@ -123,9 +129,10 @@ def _campaign_tables(campaign: dict | None, collaborations: Sequence[dict] | Non
             ["collaborations"], "collaborations", config.max_creators, len(collaborations),
             "CREATORSCORE_MAX_CREATORS")])
     columns = _column_frame("collaborations", collaborations)
-    campaign_id = tables["campaigns"][0]["campaign_id"][0]
+    campaign_id = _ids(tables["campaigns"][0]["campaign_id"])[0]
     given = columns.get("campaign_id")
     if given is not None:
+        given = _ids(given)
         for position, value in enumerate(given):
             if value is not None and value != campaign_id:
                 detail.append(problem(
@@ -175,7 +182,7 @@ def build_request_data(creators: Sequence, campaign: dict | None = None,
     profiles = _column_frame("creators", [c.profile for c in creators])
     raw: dict[str, dict[str, np.ndarray]] = {"creators": profiles}
     locators: dict[str, RowLocator] = {"creators": lambda row: ("creators", row, "profile")}
-    profile_ids = profiles["creator_id"]  # the request models strip whitespace
+    profile_ids = _ids(profiles["creator_id"])
     for table in NESTED_TABLES:
         nested = _nested_table(table, creators, profile_ids, detail)
         if nested is not None:
@@ -191,8 +198,7 @@ def build_request_data(creators: Sequence, campaign: dict | None = None,
     try:
         dataset = validate_tables({name: pd.DataFrame(columns) for name, columns in raw.items()})
     except ContractError as error:
-        raise RequestError(422, "the input does not follow the data contract",
-                           _contract_detail(error, locators)) from None
+        raise RequestError(422, CONTRACT_ERROR, _contract_detail(error, locators)) from None
     campaign_id = None
     if dataset.campaigns is not None:
         campaign_id = str(dataset.campaigns["campaign_id"].iloc[0])
@@ -202,24 +208,19 @@ def build_request_data(creators: Sequence, campaign: dict | None = None,
 
 def accounts_frame(accounts: Sequence[dict], config: ServingConfig | None = None
                    ) -> pd.DataFrame:
-    """Typed audience_sample frame (contract dtypes) for /audit_followers.
-
-    The request models already checked every value's type and range; this only lays the
-    records out as the contract frame the follower classifier reads. creator_id is optional.
-    """
+    """The typed accounts of an /audit_followers request, checked by the contract validator
+    (`data.validation.validate_accounts`, the one `creatorscore audit-followers` uses);
+    raises RequestError (413 / 422, each problem at its ["accounts", i, field] path)."""
     config = config or ServingConfig()
     if len(accounts) > config.max_accounts:
         raise RequestError(413, "request too large", [too_large(
             ["accounts"], "accounts", config.max_accounts, len(accounts),
             "CREATORSCORE_MAX_ACCOUNTS")])
-    frame = {}
-    for column in TABLES["audience_sample"].columns:
-        values = [row.get(column.name) for row in accounts]
-        if column.type == "str":
-            series = pd.Series(values, dtype="str").str.strip()
-            frame[column.name] = series.mask(series == "")
-        elif column.type == "int":
-            frame[column.name] = pd.Series(values, dtype="Int64")
-        else:
-            frame[column.name] = pd.Series(values, dtype=PANDAS_DTYPES[column.type])
-    return pd.DataFrame(frame, index=pd.RangeIndex(len(accounts)))
+    columns = {name: values for name, values in _column_frame("audience_sample",
+                                                             accounts).items()
+               if name != "creator_id" or any(v is not None for v in values)}
+    try:
+        return validate_accounts(pd.DataFrame(columns, index=pd.RangeIndex(len(accounts))))
+    except ContractError as error:
+        raise RequestError(422, CONTRACT_ERROR, _contract_detail(
+            error, {"audience_sample": lambda row: ("accounts", row)})) from None

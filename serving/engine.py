@@ -25,13 +25,14 @@ import pandas as pd
 
 from data.contract import CONTRACT_VERSION
 from features import FEATURE_VERSION, FEATURES
-from models.bundle import Scores
+from models.bundle import Scorer, Scores
 from serving import responses
 from serving.config import ServingConfig
 from serving.convert import RequestData, accounts_frame, build_request_data
 from serving.errors import RequestError, problem
 from serving.ranking import objective_values, rank_order, select_within_budget
 from serving.schemas import (
+    MAX_TOP_N,
     AuditResponse,
     ModelInfo,
     RankResponse,
@@ -42,12 +43,11 @@ from store.tracking import configure_tracking
 
 logger = logging.getLogger(__name__)
 
-MAX_TOP_N = 20
 
 
 @dataclass
 class ScoringEngine:
-    bundle: object
+    bundle: Scorer
     version: str = "unregistered"
     config: ServingConfig = field(default_factory=ServingConfig)
     model_name: str = "creatorscore"
@@ -197,8 +197,8 @@ class ScoringEngine:
                 {"index": i, "follower_id": _text_or_none(fid), "creator_id": _text_or_none(cid),
                  "fake_probability": float(p), "account_class": str(c)}
                 for i, (fid, cid, p, c) in enumerate(zip(
-                    frame["follower_id"].tolist(), frame["creator_id"].tolist(), p_fake.tolist(),
-                    classes.tolist(), strict=True))
+                    _column_or_none(frame, "follower_id"), _column_or_none(frame, "creator_id"),
+                    p_fake.tolist(), classes.tolist(), strict=True))
             ],
             "fake_share": {"estimate": _finite_or_none(share), "low": _finite_or_none(low),
                            "high": _finite_or_none(high), "method": estimates.method,
@@ -240,6 +240,10 @@ def _check_every_creator_planned(data: RequestData) -> None:
                     f"creator {data.creator_ids[i]!r} has no planned collaboration; expected a "
                     "collaborations record with its compensation and cost", "missing_plan")
             for i in missing[:20]])
+
+
+def _column_or_none(frame: pd.DataFrame, name: str) -> list:
+    return frame[name].tolist() if name in frame.columns else [None] * len(frame)
 
 
 def _finite_or_none(value) -> float | None:

@@ -1,17 +1,20 @@
 """Request and response models of the scoring service.
 
 The request records are generated from `data.contract.TABLES`, so the JSON the service accepts
-is the contract, column for column: same names, same types, same vocabularies, and unknown
-extra fields are ignored. Records are TypedDicts (validated by pydantic, kept as plain dicts):
-a /rank request carries tens of thousands of post records and building a model object for
-each would cost more than scoring them.
+is the contract, column for column: same names, and unknown extra fields are ignored. Records
+are TypedDicts (validated by pydantic, kept as plain dicts): a /rank request carries tens of
+thousands of post records and building a model object for each would cost more than scoring
+them.
 
-Beyond the contract, the models bound what the feature code can represent: whole numbers and
-amounts up to 2**53 (exact in float64).
+One validation boundary: these models check the JSON *shape* only (objects, lists, and a
+scalar in every field); every contract rule (types, ranges, vocabularies, dates, uniqueness,
+references) is decided by the contract validator, `data.validation.validate_tables`, the one
+that also guards the command line, and reported as a 422 with the field path of each problem.
+The JSON schema still states each field's contract type, range and vocabulary, for clients.
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, NotRequired, Required
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
@@ -19,65 +22,62 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from typing_extensions import TypedDict
 
 from data.contract import TABLES, Column
+from data.validation import MAX_EXACT_NUMBER
+from serving.config import DEFAULT_MAX_TOP_K
 
-MAX_EXACT_NUMBER = 2**53
+_RECORD_CONFIG = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-_RECORD_CONFIG = ConfigDict(extra="ignore", coerce_numbers_to_str=True, str_strip_whitespace=True)
+
+
+def _column_schema(column: Column) -> dict[str, Any]:
+    """The JSON schema a client reads for one contract column (the validator enforces it)."""
+    if column.type == "str":
+        schema: dict[str, Any] = {"type": "string"}
+        if column.allowed:
+            schema.update(enum=list(column.allowed), description="case-insensitive")
+        return schema
+    if column.type in ("int", "float"):
+        schema = {"type": "integer" if column.type == "int" else "number",
+                  "minimum": column.min_value if column.min_value is not None
+                  else -MAX_EXACT_NUMBER,
+                  "maximum": column.max_value if column.max_value is not None
+                  else MAX_EXACT_NUMBER}
+        return schema
+    if column.type == "bool":
+        return {"type": "boolean"}
+    if column.type == "date":
+        return {"type": "string", "format": "date", "description": "ISO 8601 YYYY-MM-DD"}
+    return {"type": "string", "format": "date-time",
+            "description": "ISO 8601 timestamp, UTC if no offset"}
 
 
 def _column_type(column: Column) -> Any:
-    """The pydantic type of one contract column (without its optionality).
-
-    Only checks that run inside pydantic-core are used here (no Python callbacks per value):
-    vocabularies, dates and timestamps are accepted as text and checked, vectorised, by
-    `data.loader.validate_tables`, whose problems are mapped back to request field paths.
-    """
-    if column.type == "str":
-        if column.allowed:
-            return Annotated[str, Field(max_length=64), WithJsonSchema(
-                {"type": "string", "enum": list(column.allowed),
-                 "description": "case-insensitive"})]
-        return Annotated[str, Field(max_length=100_000)]
-    if column.type in ("int", "float"):
-        bounds = {
-            "ge": column.min_value if column.min_value is not None else -MAX_EXACT_NUMBER,
-            "le": column.max_value if column.max_value is not None else MAX_EXACT_NUMBER,
-        }
-        if column.type == "int":
-            return Annotated[int, Field(**bounds)]
-        return Annotated[float, Field(allow_inf_nan=False, **bounds)]
-    if column.type == "bool":
-        return bool
-    if column.type == "date":
-        return Annotated[str, Field(max_length=64), WithJsonSchema(
-            {"type": "string", "format": "date", "description": "ISO 8601 YYYY-MM-DD"})]
-    return Annotated[str, Field(max_length=64), WithJsonSchema(
-        {"type": "string", "format": "date-time",
-         "description": "ISO 8601 timestamp, UTC if no offset"})]
+    """The pydantic type of one contract column: any JSON value, documented as the contract's
+    column. Whether the value fits (a list or text in a number column is the wrong type) is the
+    contract validator's decision, so that every contract problem gets one status and shape."""
+    return Annotated[Any, WithJsonSchema(_column_schema(column))]
 
 
 def _record_type(table: str, title: str, *, optional: tuple[str, ...] = (),
                  only: tuple[str, ...] | None = None) -> type:
-    """A TypedDict for one row of `table`.
+    """A TypedDict for one row of `table`: every field may be absent (the validator reports a
+    missing required value); the schema lists the contract's required fields.
 
     `optional` names columns that are required in the contract but may be omitted here
     (creator_id of a nested record: filled from the enclosing profile).
     """
     fields: dict[str, Any] = {}
+    required = []
     for column in TABLES[table].columns:
         if only is not None and column.name not in only:
             continue
-        kind = _column_type(column)
         doc = column.doc or f"{column.type} ({'optional' if column.nullable else 'required'})"
-        annotated = Annotated[kind | None if column.nullable else kind, Field(description=doc)]
-        if column.name in optional:
-            fields[column.name] = NotRequired[Annotated[kind | None, Field(description=doc)]]
-        elif column.required and not column.nullable:
-            fields[column.name] = Required[annotated]
-        else:
-            fields[column.name] = NotRequired[annotated]
+        fields[column.name] = NotRequired[Annotated[_column_type(column), Field(description=doc)]]
+        if column.required and not column.nullable and column.name not in optional:
+            required.append(column.name)
     record = TypedDict(title, fields, total=False)  # type: ignore[operator]
-    record.__pydantic_config__ = _RECORD_CONFIG  # type: ignore[attr-defined]
+    record.__pydantic_config__ = ConfigDict(  # type: ignore[attr-defined]
+        **_RECORD_CONFIG, json_schema_extra={"required": required} if required else None)
     return record
 
 
@@ -106,6 +106,16 @@ class CreatorRecords(BaseModel):
 
 
 Objective = Literal["roi", "profit", "conversions", "revenue"]
+
+# Request parameters beyond the contract: the engine checks them (422 with the field path);
+# the schema states the same bounds for clients.
+MAX_TOP_N = 20
+TopN = Annotated[int, WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_TOP_N,
+                                      "default": 5})]
+TopK = Annotated[int, WithJsonSchema({
+    "type": "integer", "minimum": 1, "maximum": DEFAULT_MAX_TOP_K, "default": 10,
+    "description": f"at most CREATORSCORE_MAX_TOP_K (default {DEFAULT_MAX_TOP_K})"})]
+Budget = Annotated[float, WithJsonSchema({"type": "number", "minimum": 0})]
 
 
 # ------------------------------------------------------------------ responses
@@ -201,7 +211,7 @@ class ModelExplanation(BaseModel):
     families: list[FamilyExplanation]
 
 
-class CreatorScore(BaseModel):
+class CreatorScoreResult(BaseModel):
     creator_id: str
     engagement: Engagement
     authenticity: Authenticity
@@ -222,7 +232,7 @@ class Provenance(BaseModel):
 class ScoreResponse(BaseModel):
     provenance: Provenance
     campaign_id: str | None
-    creators: list[CreatorScore]
+    creators: list[CreatorScoreResult]
 
 
 class RankedCandidate(BaseModel):
@@ -250,7 +260,7 @@ class RankResponse(BaseModel):
     objective: str
     selection: Selection
     ranking: list[RankedCandidate]
-    top: list[CreatorScore] = Field(description="the top_k candidates, explained")
+    top: list[CreatorScoreResult] = Field(description="the top_k candidates, explained")
 
 
 class AccountScore(BaseModel):

@@ -28,6 +28,7 @@ from serving.middleware import GuardMiddleware  # noqa: E402
 from serving.schemas import (  # noqa: E402
     AudienceAccount,
     AuditResponse,
+    Budget,
     CampaignRecord,
     CreatorRecords,
     ModelInfo,
@@ -35,6 +36,8 @@ from serving.schemas import (  # noqa: E402
     PlannedCollaboration,
     RankResponse,
     ScoreResponse,
+    TopK,
+    TopN,
 )
 
 logger = logging.getLogger(__name__)
@@ -80,7 +83,7 @@ class CreatorScore:
         campaign: CampaignRecord | None = None,  # type: ignore[valid-type]
         collaborations: list[PlannedCollaboration] | None = None,  # type: ignore[valid-type]
         explain: bool = True,
-        top_n: int = 5,
+        top_n: TopN = 5,
     ) -> ScoreResponse:
         """Score 1..N creators (contract records); with a campaign, their expected conversions,
         revenue and ROI. `explain` adds each model's top `top_n` contributions."""
@@ -93,10 +96,10 @@ class CreatorScore:
         campaign: CampaignRecord,  # type: ignore[valid-type]
         creators: list[CreatorRecords],
         collaborations: list[PlannedCollaboration],  # type: ignore[valid-type]
-        budget: float,
-        top_k: int = 10,
+        budget: Budget,
+        top_k: TopK = 10,
         objective: Objective = "roi",
-        top_n: int = 5,
+        top_n: TopN = 5,
     ) -> RankResponse:
         """Rank candidates for a campaign by `objective`, choose the best selection within
         `budget` (see serving.ranking) and explain the `top_k` best candidates."""

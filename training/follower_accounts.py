@@ -19,7 +19,14 @@ import time
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
+from scipy.stats import norm
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    cohen_kappa_score,
+    f1_score,
+    roc_auc_score,
+)
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from data.real_datasets import (
@@ -32,11 +39,17 @@ from data.real_datasets import (
     shared_datasets_available,
     shared_datasets_dir,
 )
+from data.synthetic import generate_follower_accounts
 from models.follower_account import (
+    DOMAIN_ERROR,
+    DRIFT_FIELDS,
     FEATURE_NAMES,
+    SHARE_METHOD,
     FollowerAccountClassifier,
+    audit_accounts,
     follower_account_features,
 )
+from models.quantification import METHODS, FakeShareEstimator
 
 logger = logging.getLogger(__name__)
 
@@ -86,8 +99,6 @@ def train_default_follower_classifier(shared_dir: str | os.PathLike | None = Non
         note = ("real labelled accounts: " + " + ".join(DEFAULT_SOURCES)
                 + " (InstaFake excluded: CC BY-NC licence)")
     else:
-        from data.synthetic import generate_follower_accounts
-
         logger.warning(
             "Shared labelled data sets not found in %s: training the follower-account "
             "classifier on SYNTHETIC accounts. Its sensitivity/specificity describe the "
@@ -255,8 +266,6 @@ def _cross_dataset_rows(frames: dict[str, pd.DataFrame], seed: int,
 def train_fast_follower_classifier(seed: int = 0, n_jobs: int = 1
                                    ) -> tuple[FollowerAccountClassifier, dict]:
     """A small classifier on generated accounts, for benchmarks that time everything else."""
-    from data.synthetic import generate_follower_accounts
-
     accounts = generate_follower_accounts(4000, 2000, seed)
     classifier = FollowerAccountClassifier(n_estimators=100, n_jobs=n_jobs, random_state=seed)
     classifier.fit(accounts, accounts["is_fake"].to_numpy(dtype=bool))
@@ -352,16 +361,6 @@ def benchmark_share_estimators(shared_dir: str | os.PathLike | None = None, seed
     "methods": MAE per held-out set and method; "calibration": the off-domain error that gives
     nominal coverage and the coverage it gives per held-out set}.
     """
-    from sklearn.metrics import cohen_kappa_score, roc_auc_score
-
-    from models.follower_account import (
-        DOMAIN_ERROR,
-        DRIFT_FIELDS,
-        SHARE_METHOD,
-        audit_accounts,
-    )
-    from models.quantification import METHODS, FakeShareEstimator
-
     frames = labelled_frames(shared_dir)
     if quick:
         frames["purba"] = frames["purba"].sample(4_000, random_state=seed)
@@ -421,8 +420,6 @@ def interval_coverage(audiences: pd.DataFrame, domain_error: float,
                       confidence: float = NOMINAL_COVERAGE) -> pd.Series:
     """Per held-out set: how often share +- sqrt((z se)^2 + domain_error^2), clipped to
     [0, 1], covers the audience's prevalence."""
-    from scipy.stats import norm
-
     z = norm.ppf(0.5 + confidence / 2)
     half = np.sqrt((z * audiences["sampling_se"]) ** 2 + domain_error ** 2)
     low = (audiences["estimate"] - half).clip(0, 1)

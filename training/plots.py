@@ -10,6 +10,8 @@
 """
 from __future__ import annotations
 
+import warnings
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -38,10 +40,10 @@ def calibration_figure(y_true, p, n_bins: int = 10):
 
 
 def shap_summary_figure(booster, X: pd.DataFrame, seed: int = 0, max_display: int = 15):
-    import warnings
-
     with warnings.catch_warnings():
-        # shap 0.51 registers colormaps with matplotlib calls deprecated in 3.10.
+        # shap is heavy (numba, its own plotting stack) and only this plot uses it: imported
+        # here, once per training run. shap 0.51 registers colormaps with matplotlib calls
+        # deprecated in 3.10.
         warnings.simplefilter("ignore", PendingDeprecationWarning)
         import shap
 

@@ -152,12 +152,21 @@ def test_model_info_get_and_post(client, champion):
         assert info["training_metrics"], "the champion's run metrics are reported"
 
 
+# One validation boundary: a body that is not the request's JSON shape is a 400; every
+# contract problem (type, range, vocabulary, date) is a 422 from the contract validator.
 @pytest.mark.parametrize("mutate, status, loc", [
     (lambda b: b["creators"][0].pop("profile"), 400, ["creators", 0, "profile"]),
-    (lambda b: b["creators"][0]["profile"].update(followers=-3), 400,
-     ["creators", 0, "profile", "followers"]),
-    (lambda b: b["creators"][0]["posts"][1].update(likes="many"), 400,
+    (lambda b: b["creators"][0].update(posts="none"), 400, ["creators", 0, "posts"]),
+    (lambda b: b["creators"][0]["posts"][1].update(likes=[1, 2]), 422,
      ["creators", 0, "posts", 1, "likes"]),
+    (lambda b: b["creators"][0]["profile"].update(followers=-3), 422,
+     ["creators", 0, "profile", "followers"]),
+    (lambda b: b["creators"][0]["posts"][1].update(likes="many"), 422,
+     ["creators", 0, "posts", 1, "likes"]),
+    (lambda b: b["creators"][0]["profile"].update(followers=2**60), 422,
+     ["creators", 0, "profile", "followers"]),
+    (lambda b: b["creators"][0]["profile"].pop("followers"), 422,
+     ["creators", 0, "profile", "followers"]),
     (lambda b: b["creators"][0]["profile"].update(platform="myspace"), 422,
      ["creators", 0, "profile", "platform"]),
     (lambda b: b["creators"][0]["posts"][4].update(posted_at="yesterday"), 422,
