@@ -294,7 +294,10 @@ class ScoringBundle:
             conv_X = conv.frame(model.feature_names_)
             per_model.append(explain_module.explain_rows(
                 model.booster_, conv_X, "conversions", "count", top_n, self.num_threads,
-                labels=FEATURE_LABELS))
+                labels=FEATURE_LABELS,
+                # A typical creator's conversions: pooled rate at the typical exposure (the
+                # exposure item below multiplies it to this creator's exposure).
+                base_offset=model.base_log_rate_ + model.log_exposure_reference_))
             per_model.append(self._exposure_items(conv_X))
         result = {}
         for i, (campaign, creator) in enumerate(zip(campaign_ids, creator_ids, strict=True)):

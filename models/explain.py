@@ -70,10 +70,14 @@ def readable_sizes(contrib: np.ndarray, kind: str) -> np.ndarray:
 
 def explain_rows(booster, X: pd.DataFrame, model: str, kind: str, top_n: int = 5,
                  num_threads: int = 1, labels: dict | None = None,
-                 contrib: np.ndarray | None = None) -> list[list[dict]]:
+                 contrib: np.ndarray | None = None, base_offset: float = 0.0
+                 ) -> list[list[dict]]:
     """Top `top_n` explanations per row of X for one model (largest |raw contribution| first).
 
     `labels`: {feature: (label, family, unit)}; a feature absent from it shows its name.
+    Each item carries the model's `base_value` in the output's unit: the prediction with no
+    feature contribution (the TreeSHAP expected raw score plus `base_offset`, an offset the
+    booster does not hold, through the model's link).
     """
     if contrib is None:
         contrib = contributions(booster, X, num_threads)
@@ -87,6 +91,8 @@ def explain_rows(booster, X: pd.DataFrame, model: str, kind: str, top_n: int = 5
     family_names = sorted(set(families))
     family_raw = {f: raw[:, families == f].sum(axis=1) for f in family_names}
     total = contrib.sum(axis=1)
+    base_raw = contrib[:, -1] + base_offset
+    base_value = np.exp(base_raw) if kind == "count" else _sigmoid(base_raw)
     order = np.argsort(-np.abs(raw), axis=1, kind="stable")[:, :top_n]
     unit = UNITS[kind]
     result: list[list[dict]] = []
@@ -108,6 +114,7 @@ def explain_rows(booster, X: pd.DataFrame, model: str, kind: str, top_n: int = 5
                 "value": None if np.isnan(values[i, j]) else float(values[i, j]),
                 "contribution": size, "raw_contribution": float(raw[i, j]), "unit": unit,
                 "direction": direction, "family_contribution": family_size,
+                "base_value": float(base_value[i]),
                 "text": _text(model, label, values[i, j], feature_unit, size, kind, direction),
             })
         result.append(items)

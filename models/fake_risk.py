@@ -92,6 +92,10 @@ EVIDENCE = {
 }
 COMPONENTS = ("bought_followers_risk", "mass_follower_share", "engagement_pod_score",
               "growth_anomaly_score")
+# The verdict's lines (module docstring): bought-followers probability and fake-share bound.
+AVOID_RISK = 0.5
+CHECK_RISK = 0.2
+CHECK_SHARE_HIGH = 0.25
 MASS_FOLLOWER_WEIGHT = 0.5
 POD_WEIGHT = 0.3
 MIN_LABELS = 20  # fewer labelled creators (or a single class) -> that sub-model is not fitted
@@ -287,8 +291,9 @@ class FakeFollowerRiskModel:
         credibility = 1.0 - share
         risk = np.nan_to_num(bought, nan=0.0)
         verdict = np.where(
-            (credibility < CREDIBILITY_AVOID_LINE) | (risk >= 0.5), "avoid",
-            np.where((np.nan_to_num(high, nan=0.0) >= 0.25) | (risk >= 0.2), "check", "ok"))
+            (credibility < CREDIBILITY_AVOID_LINE) | (risk >= AVOID_RISK), "avoid",
+            np.where((np.nan_to_num(high, nan=0.0) >= CHECK_SHARE_HIGH) | (risk >= CHECK_RISK),
+                     "check", "ok"))
         out["verdict"] = np.where(np.isnan(share) & np.isnan(bought), "unknown", verdict
                                   ).astype(object)
         out.update(components)
@@ -299,3 +304,35 @@ class FakeFollowerRiskModel:
         out = pd.DataFrame(self.predict_arrays(X, num_threads), index=X.index)
         out["verdict"] = out["verdict"].astype("str")
         return out
+
+
+def verdict_reason(verdict: str | None, fake_share: float | None,
+                   fake_share_high: float | None, risk: float | None) -> str:
+    """The verdict's reason in words: which of the verdict's lines (module docstring) the
+    creator's fake share, its upper bound and bought-followers probability cross."""
+    def known(value) -> bool:
+        return value is not None and np.isfinite(value)
+
+    reasons = []
+    if verdict == "unknown" or not (known(fake_share) or known(risk)):
+        return "no audience sample and no risk estimate: authenticity cannot be judged"
+    if known(fake_share) and 1.0 - fake_share < CREDIBILITY_AVOID_LINE:
+        reasons.append(f"estimated fake followers {100 * fake_share:.0f}% (credibility below "
+                       f"{100 * CREDIBILITY_AVOID_LINE:.0f}%)")
+    if known(risk) and risk >= AVOID_RISK:
+        reasons.append(f"bought-followers probability {100 * risk:.0f}% (at least "
+                       f"{100 * AVOID_RISK:.0f}%)")
+    if verdict == "avoid" and reasons:
+        return "; ".join(reasons)
+    if known(fake_share_high) and fake_share_high >= CHECK_SHARE_HIGH:
+        reasons.append(f"fake followers could reach {100 * fake_share_high:.0f}% (interval's "
+                       f"upper bound at least {100 * CHECK_SHARE_HIGH:.0f}%)")
+    if known(risk) and risk >= CHECK_RISK:
+        reasons.append(f"bought-followers probability {100 * risk:.0f}% (at least "
+                       f"{100 * CHECK_RISK:.0f}%)")
+    if reasons:
+        return "; ".join(reasons)
+    shown = f"{100 * fake_share:.0f}%" if known(fake_share) else "unknown"
+    return (f"estimated fake followers {shown}, bought-followers probability "
+            f"{100 * risk:.0f}%: below every warning line" if known(risk)
+            else f"estimated fake followers {shown}: below every warning line")

@@ -1,7 +1,9 @@
-"""The inference commands: `serve` (the BentoML scoring service over the registry's champion),
-`score` (a dataset with the champion), `audit-followers` (follower accounts), `features` (the
-feature frames of a dataset) and `example-request` (a /score body from a dataset directory).
-They read models from the store, never from training code."""
+"""The inference commands: `serve` (the BentoML scoring service over the registry's champion,
+with the brand manager's page at /app), `score` (a dataset with the champion), `rank` (a
+campaign's shortlist under a budget as CSV, HTML or PDF, the page's without a server),
+`audit-followers` (follower accounts), `features` (the feature frames of a dataset) and
+`example-request` (a /score body from a dataset directory). They read models from the store,
+never from training code."""
 from __future__ import annotations
 
 import json
@@ -29,6 +31,8 @@ def serve(
     host: str = typer.Option("0.0.0.0", "--host", help="Address to bind (0.0.0.0: all)."),
     workers: int = typer.Option(1, "--workers", min=1,
                                 help="Worker processes (each loads the champion once)."),
+    data: list[Path] = typer.Option([], "--data", help="Dataset directory the brand "
+                                    "manager's page (/app) offers (repeatable)."),
 ) -> None:
     """Serve /score, /rank, /audit_followers and /model_info with the champion model of the
     MLflow store named by MLFLOW_TRACKING_URI (the repository's local store by default).
@@ -37,6 +41,13 @@ def serve(
     serving/config.py. Health: /livez, /readyz; Prometheus metrics: /metrics."""
     os.environ["BENTOML_DO_NOT_TRACK"] = "true"
     os.environ["CREATORSCORE_WORKERS"] = str(workers)
+    from serving.app import DATA_DIRS_VARIABLE
+
+    missing = [str(d) for d in data if not d.is_dir()]
+    if missing:
+        typer.echo(f"error: --data: no such directory: {', '.join(missing)}", err=True)
+        raise typer.Exit(2)
+    os.environ[DATA_DIRS_VARIABLE] = os.pathsep.join(str(d.resolve()) for d in data)
     try:
         config = ServingConfig.from_env()
     except ConfigError as error:
@@ -55,7 +66,8 @@ def serve(
     from serving.service import CreatorScore
 
     typer.echo(f"creatorscore: serving on http://{host}:{port} "
-               f"(API key {'required' if config.api_key else 'not required'})")
+               f"(API key {'required' if config.api_key else 'not required'}); "
+               f"the brand manager's page: http://{host}:{port}/app/")
     bentoml.serve(CreatorScore, host=host, port=port, blocking=True)
 
 
@@ -219,9 +231,63 @@ def features(
                       f"{frames['collaborations'].shape[1]} features -> {collab_out}")
 
 
+def rank(
+    data: Path = typer.Option(..., "--data", help="Dataset directory (contract tables) with "
+                              "the campaign and its planned collaborations (the candidates)."),
+    campaign: str = typer.Option(..., "--campaign", help="Campaign id."),
+    budget: float = typer.Option(..., "--budget", min=0, help="The campaign's budget."),
+    out: Path = typer.Option(..., "--out", help="Output file: .csv (every candidate), .html "
+                             "(the page, static, with the reasons) or .pdf (one-page report)."),
+    objective: str = typer.Option("roi", "--objective",
+                                  help="roi, profit, conversions or revenue."),
+    explain: int = typer.Option(10, "--explain", min=0, max=100,
+                                help="Creators explained in the HTML report (best first)."),
+) -> None:
+    """Rank a campaign's candidates under a budget with the champion model: the shortlist of
+    the brand manager's page (/app) and of POST /rank, the same numbers, without a server."""
+    from serving.app.views import creator_detail
+    from serving.engine import load_engine
+    from serving.errors import RequestError
+    from serving.report import check_report_path, write_report
+    from serving.shortlist import CandidateSource, rank_shortlist
+
+    try:
+        check_report_path(out)
+        config = ServingConfig.from_env()
+    except (ValueError, ConfigError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    dataset = load_dataset_or_exit(data)
+    source = CandidateSource(label=data.name, tables=dataset.tables)
+    try:
+        engine = load_engine(config)
+    except Exception as error:  # noqa: BLE001 - no champion, unreachable store: in words
+        typer.echo(f"error: cannot load the champion model ({error}); run `creatorscore "
+                   "train` first or set MLFLOW_TRACKING_URI", err=True)
+        raise typer.Exit(1) from None
+    try:
+        request = source.rank_request(campaign)
+        shortlist = rank_shortlist(engine, request, budget, objective)
+        details = []
+        if out.suffix.lower() == ".html":
+            details = [creator_detail(engine, source, request, shortlist, row.creator_id)
+                       for row in shortlist.rows[:explain]]
+    except RequestError as error:
+        typer.echo(f"error: {error.error}", err=True)
+        for item in error.detail:
+            typer.echo(f"  - {' / '.join(map(str, item['loc']))}: {item['msg']}", err=True)
+        raise typer.Exit(1) from None
+    write_report(shortlist, out, details)
+    selection = shortlist.selection
+    typer.echo(f"{out}: {len(shortlist.rows)} candidates of campaign {campaign}, "
+               f"{len(selection['creator_ids'])} selected; spend {selection['spent']:,.0f} of "
+               f"{budget:,.0f} ({shortlist.answer['provenance']['model_version']})")
+
+
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.command()(score)
     app.command("audit-followers")(audit_followers)
     app.command()(features)
+    app.command("rank")(rank)
     app.command("example-request")(example_request)

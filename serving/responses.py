@@ -99,6 +99,8 @@ def group_explanations(items: Sequence[dict]) -> list[dict]:
         out.append({
             "model": model,
             "output": MODEL_OUTPUTS.get(model, model),
+            "base_value": _number(next((item["base_value"] for family in families.values()
+                                        for item in family if "base_value" in item), None)),
             "families": [{
                 "family": family,
                 "total": _number(families[family][0].get("family_contribution")),

@@ -208,6 +208,9 @@ class FamilyExplanation(BaseModel):
 class ModelExplanation(BaseModel):
     model: str
     output: str
+    base_value: float | None = Field(
+        default=None, description="the output with no feature contribution (a typical "
+        "creator; conversions: at the typical exposure)")
     families: list[FamilyExplanation]
 
 

@@ -1,7 +1,8 @@
 """The BentoML service: thin routes over `serving.engine.ScoringEngine`.
 
 Routes: POST /score, POST /rank, POST /audit_followers, GET (or POST) /model_info, plus
-BentoML's /livez, /readyz (ready once the champion is loaded) and /metrics.
+BentoML's /livez, /readyz (ready once the champion is loaded) and /metrics; the brand
+manager's page at /app (serving.app, over the same engine).
 Run with `creatorscore serve [--port N]` or `bentoml serve serving.service:CreatorScore`.
 
 The champion ScoringBundle is loaded once per worker, in `__init__`, from the MLflow registry
@@ -21,6 +22,7 @@ from starlette.requests import Request  # noqa: E402
 from starlette.responses import JSONResponse, Response  # noqa: E402
 from starlette.routing import Route  # noqa: E402
 
+from serving.app import BASE_PATH, create_app  # noqa: E402
 from serving.config import DEFAULT_PORT, ServingConfig  # noqa: E402
 from serving.engine import ScoringEngine, load_engine  # noqa: E402
 from serving.errors import RequestError  # noqa: E402
@@ -129,6 +131,9 @@ async def _model_info_get(request: Request) -> JSONResponse:
     return JSONResponse(engine.model_info().model_dump(mode="json"))
 
 
+CreatorScore.mount_asgi_app(
+    create_app(lambda: getattr(bentoml.get_current_service(), "engine", None)),
+    path=BASE_PATH, name="brand_manager_page")
 CreatorScore.mount_asgi_app(
     Starlette(routes=[Route("/model_info", _model_info_get, methods=["GET"])]), path="/",
     name="model_info_get")
