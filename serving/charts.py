@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +35,8 @@ def _svg(figure: Figure, alt: str) -> Chart:
     figure.savefig(buffer, format="svg", bbox_inches="tight")
     text = buffer.getvalue()
     text = text[text.index("<svg"):]  # drop the XML prologue and doctype: inline SVG
+    # Drop the RDF metadata (creation date, licence URLs): stable, self-contained pages.
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.DOTALL)
     text = text.replace("<svg ", f'<svg role="img" aria-label="{_attr(alt)}" ', 1)
     return Chart(svg=text, alt=alt)
 

@@ -121,7 +121,7 @@ def create_app(engine: Callable[[], object], config: ServingConfig | None = None
 
     def html(template: str, status: int = 200, **context) -> HTMLResponse:
         page = {"base": base, "static": False, "logged_in": settings().session is not None}
-        response = HTMLResponse(render(template, **page, **context), status_code=status)
+        response = HTMLResponse(render(template, **{**page, **context}), status_code=status)
         response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
         response.headers["Cache-Control"] = "no-store"
         return response
@@ -150,7 +150,7 @@ def create_app(engine: Callable[[], object], config: ServingConfig | None = None
         (never a stack trace)."""
         async def endpoint(request: Request) -> Response:
             if not signed_in(request):
-                return html("login.html", status=401, failed=False)
+                return html("login.html", status=401, failed=False, logged_in=False)
             try:
                 return await handler(request)
             except RequestError as error:
@@ -180,7 +180,7 @@ def create_app(engine: Callable[[], object], config: ServingConfig | None = None
         form = await request.form()
         offered = str(form.get("api_key", ""))
         if not hmac.compare_digest(offered.encode(), key.encode()):
-            return html("login.html", status=401, failed=True)
+            return html("login.html", status=401, failed=True, logged_in=False)
         response = RedirectResponse(f"{base}/", status_code=303)
         response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="strict",
                             path=base)
@@ -287,7 +287,7 @@ def create_app(engine: Callable[[], object], config: ServingConfig | None = None
     async def login_page(request: Request) -> Response:
         if signed_in(request):
             return RedirectResponse(f"{base}/", status_code=303)
-        return html("login.html", status=401, failed=False)
+        return html("login.html", status=401, failed=False, logged_in=False)
 
     routes = [
         Route("/", page_route(home), methods=["GET"]),

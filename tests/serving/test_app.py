@@ -34,7 +34,7 @@ def _upload(client, files) -> object:
 
 
 def _rank(client, campaign_page_url: str, campaign_id: str, budget: float, **fields):
-    return client.post(campaign_page_url.replace("/app/d/", "/app/d/", 1) + "/rank",
+    return client.post(campaign_page_url + "/rank",
                        data={"campaign_id": campaign_id, "budget": str(budget),
                              "objective": "roi", **fields})
 
@@ -46,7 +46,8 @@ def uploaded(champion, tmp_path_factory):
     return world_zip(champion.tables, tmp_path_factory.mktemp("page_world"))
 
 
-def test_page_shortlist_is_the_rank_answer(client, champion, uploaded):
+@pytest.mark.parametrize("objective", ["roi", "conversions"])
+def test_page_shortlist_is_the_rank_answer(client, champion, uploaded, objective):
     tables = champion.tables
     campaign_id = campaign_with_plans(tables, min_plans=4)
     plans = tables["collaborations"][tables["collaborations"]["campaign_id"] == campaign_id]
@@ -55,16 +56,19 @@ def test_page_shortlist_is_the_rank_answer(client, champion, uploaded):
     response = _upload(client, [("world.zip", uploaded, "application/zip")])
     assert response.status_code == 200, response.text
     assert campaign_id in response.text and "Choose the campaign" in response.text
-    page = _rank(client, str(response.url.path), campaign_id, budget)
+    page = _rank(client, str(response.url.path), campaign_id, budget, objective=objective)
     assert page.status_code == 200, page.text
     assert "Content-Security-Policy" in page.headers
     rows, ids = page_rows(page.text)
 
-    body = rank_body(tables, campaign_id, budget, top_k=len(plans))
+    body = {**rank_body(tables, campaign_id, budget, top_k=len(plans)),
+            "objective": objective}
     api = client.post("/rank", json=body)
     assert api.status_code == 200, api.text
     answer = api.json()
     ranking = answer["ranking"]
+    if objective == "conversions":
+        assert answer["selection"]["creator_ids"], "the budget selects some creators"
     assert [r["data-creator"] for r in rows] == [r["creator_id"] for r in ranking]
     assert [r["data-selected"] == "1" for r in rows] == [r["selected"] for r in ranking]
     assert same(number(ids["spent"]["data-value"]), answer["selection"]["spent"])
