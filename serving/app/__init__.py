@@ -108,6 +108,7 @@ def create_app(engine: Callable[[], object], config: ServingConfig | None = None
     """The page's ASGI app; mount it at `base`. `engine()` returns the ScoringEngine, or None
     while the champion is loading."""
     memory = _Memory()
+    loaded: dict[str, CandidateSource] = {}  # the server's datasets, once read
 
     @cache
     def settings() -> _Settings:
@@ -212,8 +213,9 @@ def create_app(engine: Callable[[], object], config: ServingConfig | None = None
             raise RequestError(404, "unknown dataset", [problem(
                 ["dataset"], f"no dataset {name!r}; expected one of {sorted(datasets)}",
                 "unknown_dataset")])
-        source = await run_in_threadpool(read_directory, datasets[name])
-        token = memory.put(memory.sources, source, MAX_SOURCES)
+        if name not in loaded:  # read and validated once per worker
+            loaded[name] = await run_in_threadpool(read_directory, datasets[name])
+        token = memory.put(memory.sources, loaded[name], MAX_SOURCES)
         return RedirectResponse(f"{base}/d/{token}", status_code=303)
 
     async def campaign_page(token: str, campaign_id: str | None,
