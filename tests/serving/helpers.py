@@ -1,7 +1,14 @@
-"""Request bodies built from a synthetic world's contract tables."""
+"""Request bodies built from a synthetic world's contract tables; the service on a free port."""
 from __future__ import annotations
 
+import socket
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+import httpx
 import pandas as pd
+import pytest
 
 from serving.payloads import campaign_record, collaboration_plans, creator_records
 
@@ -27,3 +34,40 @@ def rank_body(tables, campaign_id: str, budget: float, top_k: int = 3) -> dict:
     return {"campaign": campaign_record(tables, campaign_id),
             "creators": creator_records(tables, ids), "collaborations": plans,
             "budget": budget, "top_k": top_k}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def running_service(env: Mapping[str, str], ready_within: float = 180) -> Iterator[str]:
+    """The BentoML service on a free localhost port, its worker started with `env` (tracking
+    URI, API key, ...), once /readyz answers; yields its URL and stops it after."""
+    import bentoml
+
+    from serving.service import CreatorScore
+
+    port = free_port()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for name, value in {"BENTOML_DO_NOT_TRACK": "true", **env}.items():
+            monkeypatch.setenv(name, value)  # the worker process inherits these
+        server = bentoml.serve(CreatorScore, host="127.0.0.1", port=port)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + ready_within
+            while True:
+                try:
+                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the service did not become ready within "
+                                       f"{ready_within:.0f} s")
+                time.sleep(0.5)
+            yield url
+        finally:
+            server.stop()

@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import os
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
-from tests.serving.helpers import campaign_with_plans, rank_body
+from tests.serving.helpers import campaign_with_plans, rank_body, running_service
 from tests.serving.page_helpers import world_zip
 
 API_KEY = "browser-key-789"
@@ -52,12 +51,6 @@ if _REASON and os.environ.get("CI"):
 pytestmark = pytest.mark.skipif(_REASON is not None, reason=_REASON or "")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def world(champion, tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("browser_world")
@@ -68,32 +61,10 @@ def world(champion, tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="module")
 def server_url(champion, world):
-    import bentoml
-
-    from serving.service import CreatorScore
-
-    port = _free_port()
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        monkeypatch.setenv("MLFLOW_TRACKING_URI", champion.tracking_uri)
-        monkeypatch.setenv("CREATORSCORE_API_KEY", API_KEY)
-        monkeypatch.setenv("CREATORSCORE_DATA_DIR", str(world["dir"]))
-        monkeypatch.setenv("BENTOML_DO_NOT_TRACK", "true")
-        server = bentoml.serve(CreatorScore, host="127.0.0.1", port=port)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 180
-            while True:
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the service did not become ready within 180 s")
-                time.sleep(0.5)
-            yield url
-        finally:
-            server.stop()
+    with running_service({"MLFLOW_TRACKING_URI": champion.tracking_uri,
+                          "CREATORSCORE_API_KEY": API_KEY,
+                          "CREATORSCORE_DATA_DIR": str(world["dir"])}) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -3,51 +3,19 @@ API key set: health routes open, scoring routes closed without the key, /metrics
 same scores as in process."""
 from __future__ import annotations
 
-import socket
-import time
-
 import httpx
 import pytest
 
-from tests.serving.helpers import score_body
+from tests.serving.helpers import running_service, score_body
 
 API_KEY = "test-key-123"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server_url(champion):
-    import bentoml
-
-    from serving.service import CreatorScore
-
-    port = _free_port()
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        # The worker process inherits these.
-        monkeypatch.setenv("MLFLOW_TRACKING_URI", champion.tracking_uri)
-        monkeypatch.setenv("CREATORSCORE_API_KEY", API_KEY)
-        monkeypatch.setenv("BENTOML_DO_NOT_TRACK", "true")
-        server = bentoml.serve(CreatorScore, host="127.0.0.1", port=port)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the service did not become ready within 120 s")
-                time.sleep(0.5)
-            yield url
-        finally:
-            server.stop()
+    with running_service({"MLFLOW_TRACKING_URI": champion.tracking_uri,
+                          "CREATORSCORE_API_KEY": API_KEY}, ready_within=120) as url:
+        yield url
 
 
 def test_health_and_metrics_are_open(server_url):
