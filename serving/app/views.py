@@ -58,11 +58,19 @@ def _raw(value) -> str:
     return "" if _missing(value) else repr(float(value))
 
 
+def top_reasons(model: dict, n: int = 8) -> list[str]:
+    """A model's `n` largest contributions (across families), in the API's words."""
+    items = [item for family in model["families"] for item in family["contributions"]]
+    items.sort(key=lambda item: abs(item["contribution"]), reverse=True)
+    return [item["text"] for item in items[:n]]
+
+
 environment = Environment(loader=FileSystemLoader(TEMPLATES),
                           autoescape=select_autoescape(("html",)), trim_blocks=True,
                           lstrip_blocks=True)
 environment.filters.update(number=_number, money=_money, percent=_percent, raw=_raw)
-environment.globals.update(objective_words=OBJECTIVE_WORDS, model_titles=MODEL_TITLES)
+environment.globals.update(objective_words=OBJECTIVE_WORDS, model_titles=MODEL_TITLES,
+                           top_reasons=top_reasons)
 
 
 def render(template: str, **context) -> str:
