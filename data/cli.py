@@ -11,6 +11,7 @@ from rich.table import Table as RichTable
 from data.io import FORMATS
 from data.loader import ContractError, load_dataset
 from data.synthetic import generate_world, write_world
+from data.synthetic.assumptions import STRESS_WORLDS, assumptions_named
 
 console = Console()
 
@@ -24,18 +25,31 @@ def generate(
                                           help="Recent posts per creator."),
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same world."),
     fmt: str = typer.Option("csv", "--format", help="csv or parquet."),
+    assumptions: str = typer.Option(
+        "calibrated", "--assumptions",
+        help="World assumptions: 'calibrated' or a stress world that breaks some of them ("
+        + ", ".join(n for n in STRESS_WORLDS if n != "calibrated")
+        + "; data/synthetic/assumptions.py says how each differs)."),
 ) -> None:
-    """Generate a calibrated synthetic world (every contract table, plus its ground truth)."""
+    """Generate a synthetic world (every contract table, plus its ground truth): the calibrated
+    one, or a stress world with other assumptions (--assumptions)."""
     if fmt not in FORMATS:
         console.print(f"[red]--format must be csv or parquet, not {fmt!r}[/red]")
         raise typer.Exit(2)
+    try:
+        world_assumptions = assumptions_named(assumptions)
+    except ValueError as error:
+        console.print(f"[red]--assumptions: {error}[/red]")
+        raise typer.Exit(2) from None
     started = time.perf_counter()
     with console.status(f"Generating {creators:,} creators and {campaigns:,} campaigns..."):
         world = generate_world(n_creators=creators, n_campaigns=campaigns, seed=seed,
-                               posts_per_creator=posts_per_creator)
+                               posts_per_creator=posts_per_creator,
+                               assumptions=world_assumptions)
         generated = time.perf_counter() - started
         write_world(world, out, fmt=fmt)
-    summary = RichTable(title=f"World written to {out} (seed {seed})")
+    summary = RichTable(title=f"World written to {out} (seed {seed}, assumptions "
+                        f"{assumptions}: {world_assumptions.description})")
     summary.add_column("table")
     summary.add_column("rows", justify="right")
     for name, frame in world.tables.items():

@@ -60,9 +60,12 @@ def _truncated_pareto(rng: np.random.Generator, low: np.ndarray, high: np.ndarra
     return (low_a - u * (low_a - high_a)) ** (-1 / alpha)
 
 
-def draw_creators(rng: np.random.Generator, n: int, tier_mix: dict | None = None) -> CreatorState:
+def draw_creators(rng: np.random.Generator, n: int, tier_mix: dict | None = None,
+                  platform_shares: dict[str, float] | None = None) -> CreatorState:
     tier_mix = tier_mix or P.REALISTIC_TIER_MIX
-    platform = rng.choice(len(PLATFORMS), n, p=[P.PLATFORM_SHARES[p] for p in PLATFORMS])
+    shares = np.array([(platform_shares or P.PLATFORM_SHARES)[p] for p in PLATFORMS],
+                      dtype="float64")
+    platform = rng.choice(len(PLATFORMS), n, p=shares / shares.sum())
     tier = np.empty(n, dtype="int64")
     u = rng.random(n)
     for code, name in enumerate(PLATFORMS):

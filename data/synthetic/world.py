@@ -16,6 +16,7 @@ from data.contract import NICHES, PLATFORMS, TABLE_ORDER
 from data.domain import TIERS
 from data.io import write_dataset
 from data.synthetic import params as P
+from data.synthetic.assumptions import CALIBRATED, WorldAssumptions
 from data.synthetic.audience import audience_sample
 from data.synthetic.campaigns import simulate_campaigns
 from data.synthetic.comments import comment_sample
@@ -95,13 +96,18 @@ def generate_world(n_creators: int, n_campaigns: int, seed: int, posts_per_creat
                    declared_niche_share: float = 0.6, audience_share: float = 0.4,
                    audience_size: tuple[int, int] = (100, 200),
                    comment_creator_share: float = 0.3, comment_recent_posts: int = 15,
-                   max_comments_per_post: int = 12, audit_share: float = 0.25) -> World:
+                   max_comments_per_post: int = 12, audit_share: float = 0.25,
+                   assumptions: WorldAssumptions = CALIBRATED) -> World:
     """A synthetic world of `n_creators` creators and `n_campaigns` campaigns.
 
-    `tier_mix` (platform -> shares of nano, micro, mid, macro, mega) defaults to the realistic
-    mix of domain.md (75.9% nano on Instagram, 87.68% on TikTok); pass a flatter mix for a
-    world with more large creators.
+    `tier_mix` (platform -> shares of nano, micro, mid, macro, mega) defaults to the
+    assumptions' mix, itself the realistic mix of domain.md by default (75.9% nano on
+    Instagram, 87.68% on TikTok); pass a flatter mix for a world with more large creators.
+    `assumptions` (data.synthetic.assumptions): the calibrated world by default, or a stress
+    world that breaks some of its assumptions. Every world's truth has `candidate_truth`:
+    each campaign's shortlisted creators, hired or not, with their true expected conversions.
     """
+    tier_mix = tier_mix if tier_mix is not None else assumptions.tier_mix
     if n_creators < 1 or n_campaigns < 0 or posts_per_creator < 1:
         raise ValueError(f"need n_creators >= 1, n_campaigns >= 0, posts_per_creator >= 1; got "
                          f"{n_creators}, {n_campaigns}, {posts_per_creator}")
@@ -109,7 +115,8 @@ def generate_world(n_creators: int, n_campaigns: int, seed: int, posts_per_creat
         missing = [p for p in PLATFORMS if p not in tier_mix or len(tier_mix[p]) != len(TIERS)]
         if missing:
             raise ValueError(f"tier_mix needs {len(TIERS)} shares for platforms {missing}")
-    state = draw_creators(_rng(seed, "creators"), n_creators, tier_mix)
+    state = draw_creators(_rng(seed, "creators"), n_creators, tier_mix,
+                          assumptions.platform_shares)
     creators = creators_table(_rng(seed, "creator_table"), state, declared_niche_share)
     history = simulate_history(_rng(seed, "history"), state)
     norms = creator_norms(state)
@@ -120,8 +127,8 @@ def generate_world(n_creators: int, n_campaigns: int, seed: int, posts_per_creat
     comments, comment_truth = comment_sample(
         _rng(seed, "comments"), state, posts, post_truth, posts_per_creator,
         comment_creator_share, comment_recent_posts, max_comments_per_post)
-    campaigns, collaborations, collaboration_truth = simulate_campaigns(
-        seed, n_campaigns, state, history, norms)
+    campaigns, collaborations, collaboration_truth, candidate_truth = simulate_campaigns(
+        seed, n_campaigns, state, history, norms, assumptions)
     tables = {
         "creators": creators,
         "posts": posts,
@@ -135,6 +142,7 @@ def generate_world(n_creators: int, n_campaigns: int, seed: int, posts_per_creat
     truth = {
         "creator_truth": _creator_truth(state, history, norms, creators),
         "collaboration_truth": collaboration_truth,
+        "candidate_truth": candidate_truth,
         "post_truth": post_truth,
         "audience_truth": audience_truth,
         "comment_truth": comment_truth,
