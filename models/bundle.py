@@ -295,9 +295,11 @@ class ScoringBundle:
             per_model.append(explain_module.explain_rows(
                 model.booster_, conv_X, "conversions", "count", top_n, self.num_threads,
                 labels=FEATURE_LABELS,
-                # A typical creator's conversions: pooled rate at the typical exposure (the
-                # exposure item below multiplies it to this creator's exposure).
-                base_offset=model.base_log_rate_ + model.log_exposure_reference_))
+                # The contributions' base holds the pooled rate (or the log-linear part's
+                # intercept) and the level correction; at the typical exposure it is a typical
+                # creator's conversions (the exposure item below moves it to this creator's).
+                contrib=model.contributions(conv_X, num_threads=self.num_threads),
+                base_offset=model.log_exposure_reference_))
             per_model.append(self._exposure_items(conv_X))
         result = {}
         for i, (campaign, creator) in enumerate(zip(campaign_ids, creator_ids, strict=True)):

@@ -25,7 +25,7 @@ from data.dataset import Dataset
 from features import FEATURE_VERSION, FeaturePipeline
 from features.catalogue import EXPOSURE_FEATURE, conversion_constraints, model_inputs
 from models.bundle import ScoringBundle, add_derived_features
-from models.conversion import ConversionModel
+from models.conversion import DEFAULT_GLM_FEATURES, ConversionModel
 from models.fake_risk import FakeFollowerRiskModel
 from training import metrics
 from training.evaluation import evaluate_predictions, risk_metrics
@@ -58,6 +58,11 @@ class TrainConfig:
     conversion_num_leaves: int = 7
     # Minimum rows per leaf: n_train / 50 clipped to [20, conversion_max_min_leaf].
     conversion_max_min_leaf: int = 200
+    # Chosen on the stress suite (scripts/stress_report.py, training/README.md).
+    conversion_glm: bool = False  # log-linear part (models.conversion.DEFAULT_GLM_FEATURES)
+    conversion_calibrate_level: bool = False  # level corrected on the calibration campaigns
+    conversion_interval_bins: int = 1  # Mondrian bins of the conformal interval
+    conversion_excluded_features: str = ""  # comma-separated features the model may not use
     risk_rounds: int = 200
     # LightGBM threads. 1 by default: on small data (and on busy CI runners) OpenMP threads
     # fighting for cores cost far more than they save; raise it for large datasets.
@@ -170,7 +175,8 @@ def fit_conversion_model(conv_X: pd.DataFrame, y: np.ndarray, train_rows: np.nda
     """The conversion model on the training rows, its intervals calibrated on the calibration
     rows; monotone constraints from the feature catalogue."""
     min_leaf = int(np.clip(train_rows.sum() // 50, 20, config.conversion_max_min_leaf))
-    learnable = conv_X[model_inputs(conv_X.columns)]
+    excluded = {c.strip() for c in config.conversion_excluded_features.split(",") if c.strip()}
+    learnable = conv_X[[c for c in model_inputs(conv_X.columns) if c not in excluded]]
     conversion_model = ConversionModel(
         objective=config.objective, exposure_feature=EXPOSURE_FEATURE,
         monotone=conversion_constraints(learnable.columns),
@@ -178,6 +184,9 @@ def fit_conversion_model(conv_X: pd.DataFrame, y: np.ndarray, train_rows: np.nda
         params={"learning_rate": config.conversion_learning_rate,
                 "num_leaves": config.conversion_num_leaves, "min_data_in_leaf": min_leaf},
         tweedie_variance_power=config.tweedie_variance_power,
+        glm_features=DEFAULT_GLM_FEATURES if config.conversion_glm else None,
+        calibrate_level=config.conversion_calibrate_level,
+        interval_bins=config.conversion_interval_bins,
         alpha=config.alpha, seed=config.seed, num_threads=config.num_threads)
     return conversion_model.fit(learnable[train_rows], y[train_rows], learnable[calibration_rows],
                                 y[calibration_rows])

@@ -68,3 +68,54 @@ def test_bad_inputs():
         model.predict_interval(X)
     with pytest.raises(ValueError, match="lacks columns"):
         model.predict(X.drop(columns="noise"))
+
+
+def _trend_data(n, seed, size_range):
+    # The rate per exposure falls as a power of size (like conversions per follower).
+    rng = np.random.default_rng(seed)
+    size = np.exp(rng.uniform(*np.log(size_range), n))
+    fit = rng.uniform(0, 1, n)
+    mu = size * 1e-3 * (size / 1e4) ** -0.4 * np.exp(fit)
+    X = pd.DataFrame({"size": size, "fit": fit, "exposure": size})
+    return X, rng.poisson(mu), mu
+
+
+def test_log_linear_part_extrapolates_beyond_the_training_range():
+    X, y, _ = _trend_data(4000, 0, (1e3, 1e5))
+    X_far, _, mu_far = _trend_data(1000, 1, (1e6, 1e7))  # ten times larger than any seen
+    common = {"exposure_feature": "exposure", "n_estimators": 80, "num_threads": 1, "seed": 0}
+    trees = ConversionModel(**common).fit(X, y)
+    glm = ConversionModel(glm_features={"size": "log", "fit": "linear"}, **common).fit(X, y)
+    error = {name: abs(np.log(model.predict(X_far).sum() / mu_far.sum()))
+             for name, model in (("trees", trees), ("glm", glm))}
+    assert error["glm"] < 0.15 < error["trees"]
+    with pytest.raises(ValueError, match="transforms"):
+        ConversionModel(glm_features={"size": "cube"}, **common).fit(X, y)
+    with pytest.raises(ValueError, match="lacks"):
+        ConversionModel(glm_features={"nothing": "log"}, **common).fit(X, y)
+
+
+def test_level_is_corrected_on_the_calibration_slice():
+    X, y, _ = _data(3000, 0)
+    X_cal, _, mu_cal = _data(1500, 1)
+    y_cal = np.random.default_rng(9).poisson(2.0 * mu_cal)  # the level doubled since training
+    plain = _model().fit(X, y, X_cal, y_cal)
+    corrected = _model(calibrate_level=True).fit(X, y, X_cal, y_cal)
+    assert corrected.level_log_factor_ == pytest.approx(np.log(2.0), abs=0.12)
+    np.testing.assert_allclose(corrected.predict(X_cal),
+                               plain.predict(X_cal) * np.exp(corrected.level_log_factor_))
+    X_test, _, mu_test = _data(2000, 2)
+    y_test = np.random.default_rng(10).poisson(2.0 * mu_test)
+    _, low, high = corrected.predict_interval(X_test)
+    assert 0.86 <= interval_coverage(y_test, low, high) <= 0.96
+
+
+@pytest.mark.parametrize("glm_features", [None, {"fit": "linear", "exposure": "log"}])
+def test_contributions_add_up_to_the_prediction(glm_features):
+    X, y, _ = _data(2000, 0)
+    X_cal, y_cal, _ = _data(800, 1)
+    model = _model(glm_features=glm_features, calibrate_level=True).fit(X, y, X_cal, y_cal)
+    contrib = model.contributions(X.head(50))
+    assert contrib.shape == (50, X.shape[1] + 1)
+    np.testing.assert_allclose(np.exp(contrib.sum(axis=1) + model.log_exposure(X.head(50))),
+                               model.predict(X.head(50)), rtol=1e-9)

@@ -60,3 +60,39 @@ def test_negative_binomial_scale_covers_every_size_of_an_overdispersed_count():
         coverage[scale] = interval_coverage(y[4000:][top], low[top], high[top])
     assert coverage["negative_binomial"] >= 0.8
     assert coverage["poisson"] < coverage["negative_binomial"]
+
+
+def _quintile_coverages(interval, y, mu):
+    low, high = interval.predict_interval(mu)
+    order = np.argsort(mu)
+    return [interval_coverage(y[part], low[part], high[part])
+            for part in np.array_split(order, 5)]
+
+
+def test_mondrian_bins_hold_coverage_in_every_quintile_where_one_scale_cannot():
+    # Dispersion that the scale does not model: small counts Poisson, large ones far wider.
+    rng = np.random.default_rng(5)
+    mu = rng.lognormal(0.5, 1.5, 12000)
+    shape = np.where(mu > np.quantile(mu, 0.6), 0.4, 50.0)
+    y = rng.poisson(mu * rng.gamma(shape, 1 / shape))
+    pooled = SplitConformalInterval(alpha=0.1, scale="poisson").fit(y[:6000], mu[:6000])
+    binned = SplitConformalInterval(alpha=0.1, scale="poisson", n_bins=5).fit(y[:6000],
+                                                                              mu[:6000])
+    assert len(binned.bin_edges_) == 4
+    pooled_cover = _quintile_coverages(pooled, y[6000:], mu[6000:])
+    binned_cover = _quintile_coverages(binned, y[6000:], mu[6000:])
+    assert min(pooled_cover) < 0.8
+    assert min(binned_cover) >= 0.86 and max(binned_cover) <= 0.95
+
+
+def test_one_bin_is_the_plain_interval():
+    rng = np.random.default_rng(2)
+    mu = rng.lognormal(0, 1, 500)
+    y = rng.poisson(mu)
+    plain = SplitConformalInterval(scale="poisson").fit(y, mu)
+    assert len(plain.bin_edges_) == 0
+    low, high = plain.predict_interval(mu)
+    s = np.maximum(np.sqrt(mu), 0.25)
+    np.testing.assert_allclose(high, mu + plain.q_high_ * s)
+    with pytest.raises(ValueError, match="n_bins"):
+        SplitConformalInterval(n_bins=0).fit(y, mu)
