@@ -59,9 +59,9 @@ class TrainConfig:
     # Minimum rows per leaf: n_train / 50 clipped to [20, conversion_max_min_leaf].
     conversion_max_min_leaf: int = 200
     # Chosen on the stress suite (scripts/stress_report.py, training/README.md).
-    conversion_glm: bool = False  # log-linear part (models.conversion.DEFAULT_GLM_FEATURES)
-    conversion_calibrate_level: bool = False  # level corrected on the calibration campaigns
-    conversion_interval_bins: int = 1  # Mondrian bins of the conformal interval
+    conversion_glm: bool = True  # log-linear part (models.conversion.DEFAULT_GLM_FEATURES)
+    conversion_calibrate_level: bool = True  # level corrected on the calibration campaigns
+    conversion_interval_bins: int = 5  # Mondrian bins of the conformal interval
     conversion_excluded_features: str = ""  # comma-separated features the model may not use
     risk_rounds: int = 200
     # LightGBM threads. 1 by default: on small data (and on busy CI runners) OpenMP threads
