@@ -51,7 +51,7 @@ def _fmt(value) -> str:
 
 
 def _parse_overrides(pairs: list[str]) -> dict:
-    from training.jobs import TrainConfig
+    from training.protocol import TrainConfig
 
     fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
     out = {}
@@ -74,7 +74,7 @@ def _parse_overrides(pairs: list[str]) -> dict:
 
 def _cells(m: dict, key: str) -> list[str]:
     suffix = key.removeprefix("candidate_")
-    return [_fmt(m.get(key))] + [_fmt(m.get(f"candidate_baseline_{b}_{suffix}"))
+    return [_fmt(m.get(key))] + [_fmt(m.get(f"baseline_{b}_candidate_{suffix}"))
                                  for b in BASELINES]
 
 
@@ -120,7 +120,7 @@ def main() -> None:
 
     from data.synthetic.assumptions import STRESS_WORLDS, assumptions_named
     from training.follower_accounts import train_fast_follower_classifier
-    from training.jobs import TrainConfig
+    from training.protocol import TrainConfig
     from training.stress import SuiteSize, run_stress_suite, suite_average
 
     try:

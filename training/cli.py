@@ -25,8 +25,18 @@ HEADLINE_METRICS = (
     ("ndcg_at_10", "NDCG@10 within campaign (conversions)"),
     ("ndcg_at_10_roi", "NDCG@10 within campaign (ROI)"),
     ("roi_captured_at_10", "ROI captured vs oracle, top 10"),
+    ("level_ratio", "Level: sum predicted / sum realised conversions"),
     ("conversion_interval_coverage", "Conversion interval coverage"),
+    ("conversion_interval_coverage_worst_quintile", "Conversion coverage, worst quintile"),
     ("revenue_interval_coverage", "Revenue interval coverage"),
+    # Generated worlds: every shortlisted candidate, hired or not, against truth
+    # (training.stress): does the model generalise beyond the creators brands hired?
+    ("candidate_ndcg_at_10_roi", "Candidates: NDCG@10, predicted vs true ROI"),
+    ("candidate_roi_captured_at_10", "Candidates: true ROI of top 10 / oracle's"),
+    ("candidate_spearman", "Candidates: Spearman, expected vs true conversions"),
+    ("candidate_level_ratio", "Candidates: sum predicted / sum true conversions"),
+    ("candidate_interval_coverage", "Candidates: conversion interval coverage"),
+    ("candidate_interval_coverage_worst_quintile", "Candidates: coverage, worst quintile"),
     ("risk_auc", "Bought-followers AUC"),
     ("fake_share_mae", "Fake share MAE"),
     ("fake_share_interval_coverage", "Fake share interval coverage"),

@@ -103,6 +103,8 @@ def evaluate_predictions(test: pd.DataFrame, train: pd.DataFrame | None = None,
         "poisson_deviance": metrics.poisson_deviance(y, mu),
         "mean_conversions": float(np.mean(y)),
         "mean_expected_conversions": float(np.mean(mu)),
+        # The level: 1 when the forecasts add up to what happened (noisy on few campaigns).
+        "level_ratio": float(np.sum(mu) / np.sum(y)) if np.sum(y) > 0 else float("nan"),
         "conversion_interval_coverage": metrics.interval_coverage(
             y, test["expected_conversions_low"], test["expected_conversions_high"]),
         "conversion_interval_width": metrics.mean_interval_width(

@@ -21,6 +21,7 @@ from training.protocol import (
     no_progress,
     prediction_frame,
 )
+from training.stress import evaluate_candidates
 
 PRIMARY_METRICS = {"poisson_deviance": False, "ndcg_at_10": True}  # name -> higher is better
 
@@ -120,6 +121,7 @@ def evaluate_on_holdout(bundle: ScoringBundle, ds: Dataset, holdout: pd.DataFram
     """Metrics of any bundle on the given holdout collaborations and audited creators."""
     frame = prediction_frame(bundle, ds, holdout, truth=truth)
     out = evaluate_predictions(frame, train_reference)
+    out.update(evaluate_candidates(bundle, ds, truth, holdout["campaign_id"].unique()))
     if labels is not None and len(labels):
         X = bundle.pipeline.transform_creators(ds)
         risk = bundle.risk_model.predict(X.loc[labels["creator_id"].to_numpy()])
@@ -146,6 +148,8 @@ def compare_on_holdout(champion: ScoringBundle, challenger: TrainResult, ds: Dat
     champion_metrics = evaluate_on_holdout(champion, ds, holdout, train_reference, labels, truth)
     # The challenger was scored on these very rows while it was trained: reuse that.
     challenger_metrics = evaluate_predictions(challenger.test_predictions, train_reference)
+    challenger_metrics.update({k: v for k, v in challenger.metrics.items()
+                               if "candidate_" in k})
     if labels is not None:
         challenger_metrics.update(risk_metrics(labels, challenger.risk_test.drop(
             columns=["fake_follower_share", "bought_followers"])))

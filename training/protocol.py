@@ -31,6 +31,7 @@ from training import metrics
 from training.evaluation import evaluate_predictions, risk_metrics
 from training.follower_accounts import train_default_follower_classifier
 from training.splits import CampaignSplit, random_split_mask, time_split_campaigns
+from training.stress import evaluate_candidates
 
 Progress = Callable[[str], None]
 
@@ -217,6 +218,9 @@ def evaluate_bundle(bundle: ScoringBundle, ds: Dataset, collabs: pd.DataFrame,
             X_creators.loc[labels_test["creator_id"].to_numpy()], num_threads=config.num_threads)
         scores.update(risk_metrics(labels_test, risk_test))
         risk_test = labels_test.set_index("creator_id").join(risk_test, how="inner")
+    # Generated worlds: every candidate of the test campaigns, hired or not, against truth.
+    test_campaigns = collabs["campaign_id"][test_rows].unique()
+    scores.update(evaluate_candidates(bundle, ds, truth, test_campaigns))
     scores["n_train_collaborations"] = float(train_rows.sum())
     scores["n_calibration_collaborations"] = float(cal_rows.sum())
     return scores, predictions, risk_test

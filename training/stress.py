@@ -14,7 +14,10 @@ is used:
   realised conversions (the hires' own, a draw of the same noise for the others) inside the
   90% conversion interval;
 - the same ranking figures for the followers / engagement-rate / tier-rule baselines
-  (`candidate_baseline_<name>_...`).
+  (`baseline_<name>_candidate_...`).
+
+The training protocol adds these figures to a run's metrics when the data has candidate truth,
+and the retrain comparison reports them for champion and challenger on the same holdout.
 
 `run_stress_suite` generates every world of a suite, trains a bundle on each by the validation
 protocol (time split) and measures it on the candidates of its test campaigns.
@@ -30,7 +33,7 @@ import pandas as pd
 
 from data.dataset import Dataset
 from training import metrics
-from training.evaluation import TOP_K, _worst_bin_coverage, baseline_scores
+from training.evaluation import TOP_K, _worst_bin_coverage, baseline_scores, ranking_score
 
 CANDIDATE_TRUTH = "candidate_truth"
 RANKING_FIGURES = ("ndcg_at_10_roi", "roi_captured_at_10", "spearman")
@@ -73,7 +76,7 @@ def _ranking(frame: pd.DataFrame, count_score: np.ndarray, roi_score: np.ndarray
              prefix: str) -> dict[str, float]:
     groups = frame["campaign_id"].to_numpy(dtype=object)
     true_roi = frame["true_roi"].to_numpy(dtype="float64")
-    roi_rank = np.where(np.isfinite(roi_score), roi_score, -np.inf)
+    roi_rank = ranking_score(roi_score)
     return {
         f"{prefix}ndcg_at_10_roi": metrics.mean_ndcg_at_k(true_roi, roi_rank, groups, TOP_K),
         f"{prefix}roi_captured_at_10": metrics.roi_captured(true_roi, roi_rank, groups, TOP_K),
@@ -103,7 +106,7 @@ def candidate_metrics(frame: pd.DataFrame) -> dict[str, float]:
             if mask.any() and truth[mask].sum() > 0:
                 out[f"candidate_level_ratio_{name}"] = float(mu[mask].sum() / truth[mask].sum())
     for name, (count_score, roi_score) in baseline_scores(frame).items():
-        out.update(_ranking(frame, count_score, roi_score, f"candidate_baseline_{name}_"))
+        out.update(_ranking(frame, count_score, roi_score, f"baseline_{name}_candidate_"))
     return out
 
 
@@ -145,14 +148,14 @@ def run_world(assumptions, size: SuiteSize, config, follower_classifier,
     """Generate one world, train by the validation protocol, measure on its test candidates."""
     from data.loader import validate_tables
     from data.synthetic import generate_world
-    from training.jobs import train_and_evaluate
+    from training.protocol import train_and_evaluate
 
     started = time.perf_counter()
     world = generate_world(size.creators, size.campaigns, seed=size.seed,
                            posts_per_creator=size.posts_per_creator, assumptions=assumptions)
     ds = validate_tables(world.tables)
     result = train_and_evaluate(ds, config, world.truth, follower_classifier, follower_info)
-    figures = evaluate_candidates(result.bundle, ds, world.truth, result.split.test)
+    figures = {k: v for k, v in result.metrics.items() if "candidate_" in k}
     return WorldResult(assumptions.name, assumptions.description, figures,
                        time.perf_counter() - started, result.metrics)
 

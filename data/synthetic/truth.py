@@ -12,7 +12,7 @@ def load_truth(data_dir) -> dict | None:
     if not truth_dir.is_dir():
         return None
     tables = {}
-    for name in ("collaboration_truth", "creator_truth"):
+    for name in ("collaboration_truth", "creator_truth", "candidate_truth"):
         for suffix, reader in ((".parquet", pd.read_parquet), (".csv", pd.read_csv)):
             path = truth_dir / f"{name}{suffix}"
             if path.exists():

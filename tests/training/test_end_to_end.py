@@ -22,9 +22,10 @@ def app():
     return application
 
 
-# A deliberately weak model: 3 boosting rounds barely move off "conversions proportional to
-# exposure", so a normally trained challenger must beat it.
-WEAK = {"conversion_rounds": 3}
+# A deliberately weak model: without the log-linear part and the level correction, 3 boosting
+# rounds barely move off "conversions proportional to exposure", so a normally trained
+# challenger must beat it.
+WEAK = {"conversion_rounds": 3, "conversion_glm": False, "conversion_calibrate_level": False}
 
 
 def test_train_retrain_promotion_and_cli(mlflow_store, data_dir, app, tmp_path, monkeypatch):
@@ -39,6 +40,12 @@ def test_train_retrain_promotion_and_cli(mlflow_store, data_dir, app, tmp_path, 
     assert better.comparison.challenger["poisson_deviance"] < \
         better.comparison.champion["poisson_deviance"]
     assert better.promoted
+    # Both sides are judged on every candidate of the holdout campaigns, hired or not.
+    for side in (better.comparison.champion, better.comparison.challenger):
+        for key in ("candidate_ndcg_at_10_roi", "candidate_roi_captured_at_10",
+                    "candidate_spearman", "candidate_level_ratio",
+                    "candidate_interval_coverage", "baseline_followers_candidate_spearman"):
+            assert 0 < side[key] < 2, key
     assert registry.get_alias(registry.CHAMPION).version == "2"
     assert registry.get_alias(registry.CHALLENGER).version == "2"
 

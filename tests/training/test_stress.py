@@ -53,14 +53,14 @@ def test_bundle_is_measured_on_every_candidate_hired_or_not():
     for key in ("candidate_ndcg_at_10_roi", "candidate_roi_captured_at_10",
                 "candidate_spearman", "candidate_level_ratio", "candidate_interval_coverage",
                 "candidate_interval_coverage_worst_quintile", "candidate_level_ratio_not_hired",
-                "candidate_baseline_followers_ndcg_at_10_roi",
-                "candidate_baseline_engagement_rate_roi_captured_at_10",
-                "candidate_baseline_tier_rule_spearman"):
+                "baseline_followers_candidate_ndcg_at_10_roi",
+                "baseline_engagement_rate_candidate_roi_captured_at_10",
+                "baseline_tier_rule_candidate_spearman"):
         assert np.isfinite(m[key]), key
     assert 0 < m["candidate_interval_coverage"] <= 1
     # The model must beat ranking by followers on the candidates' true ROI.
     assert (m["candidate_roi_captured_at_10"]
-            > m["candidate_baseline_followers_roi_captured_at_10"])
+            > m["baseline_followers_candidate_roi_captured_at_10"])
     assert evaluate_candidates(small_train_result().bundle, small_dataset(), None, ["x"]) == {}
 
 
