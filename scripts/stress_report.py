@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import sys
 import time
 from pathlib import Path
@@ -26,6 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
+
+from scripts.quality_report import _fmt  # noqa: E402  (one number format for the reports)
 
 console = Console(width=200)
 
@@ -42,12 +43,6 @@ MODEL_ONLY = (
     ("candidate_interval_coverage", "coverage 90%", "0.85-0.95 each"),
     ("candidate_interval_coverage_worst_quintile", "worst quintile", ""),
 )
-
-
-def _fmt(value) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-"
-    return f"{value:.3f}"
 
 
 def _parse_overrides(pairs: list[str]) -> dict:
