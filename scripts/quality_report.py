@@ -33,6 +33,13 @@ CONVERSION_ROWS = (
     ("ndcg_at_10_roi", "NDCG@10 within campaign (gain = realised ROI)", "above every baseline"),
     ("roi_captured_at_10", "ROI captured vs oracle, top 10 per campaign", ">= 0.80"),
     ("roi_captured_at_3", "ROI captured vs oracle, top 3 per campaign", "(stricter view)"),
+    ("level_ratio", "Level: sum predicted / sum realised conversions", "0.9-1.1"),
+    # Every shortlisted candidate of the test campaigns, hired or not (training.stress).
+    ("candidate_ndcg_at_10_roi", "Candidates: NDCG@10, predicted vs true ROI", ">= 0.86"),
+    ("candidate_roi_captured_at_10", "Candidates: true ROI of top 10 / oracle's", ">= 0.85"),
+    ("candidate_spearman", "Candidates: Spearman, expected vs true conversions", ">= 0.85"),
+    ("candidate_level_ratio", "Candidates: sum predicted / sum true conversions", "0.9-1.1"),
+    ("candidate_interval_coverage", "Candidates: 90% interval coverage", "0.85-0.95"),
 )
 
 

@@ -84,3 +84,12 @@ def test_suite_runs_each_world_and_averages():
         assert r.metrics["candidate_n"] > 0
     assert mean["candidate_level_ratio"] == pytest.approx(
         np.mean([r.metrics["candidate_level_ratio"] for r in results]))
+
+
+def test_holdout_level_ratio_is_sum_over_sum():
+    from training.evaluation import evaluate_predictions
+
+    test = small_train_result().test_predictions
+    m = evaluate_predictions(test, with_baselines=False)
+    assert m["level_ratio"] == pytest.approx(test["expected_conversions"].sum()
+                                             / test["conversions"].sum())
