@@ -91,7 +91,8 @@ class LogLinearRate:
         self.features = features
         self.alpha = alpha
 
-    def _design(self, matrix: FeatureMatrix) -> np.ndarray:
+    def _raw_design(self, matrix: FeatureMatrix) -> tuple[np.ndarray, list[str]]:
+        """(transformed columns before standardising, the feature each column belongs to)."""
         columns, owners = [], []
         for name, kind in self.features.items():
             x = matrix.column(name)
@@ -108,9 +109,11 @@ class LogLinearRate:
             if self.missing_flag_[name]:
                 columns.append(missing.astype("float64"))
                 owners.append(name)
-        self.column_features_ = owners
         design = np.column_stack(columns) if columns else np.zeros((len(matrix), 0))
-        return (design - self.mean_) / self.scale_
+        return design, owners
+
+    def _design(self, matrix: FeatureMatrix) -> np.ndarray:
+        return (self._raw_design(matrix)[0] - self.mean_) / self.scale_
 
     def fit(self, X, y, log_exposure: np.ndarray) -> LogLinearRate:
         unknown = [n for n, k in self.features.items() if k not in GLM_TRANSFORMS]
@@ -132,8 +135,7 @@ class LogLinearRate:
             self.fill_[name] = float(np.median(known)) if len(known) else 0.0
             positive = known[known > 0]
             self.floor_[name] = float(np.quantile(positive, 0.01)) if len(positive) else 1.0
-        self.mean_, self.scale_ = 0.0, 1.0
-        raw = self._design(matrix)
+        raw, self.column_features_ = self._raw_design(matrix)
         self.mean_ = raw.mean(axis=0)
         self.scale_ = np.where(raw.std(axis=0) > 0, raw.std(axis=0), 1.0)
         design = (raw - self.mean_) / self.scale_
