@@ -1,8 +1,10 @@
 """The typed, validated dataset: one frame per contract table (optional tables may be None)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, fields, replace
 
+import numpy as np
 import pandas as pd
 
 
@@ -35,3 +37,41 @@ class Dataset:
 
     def with_tables(self, **tables: pd.DataFrame | None) -> Dataset:
         return replace(self, **tables)
+
+    def for_creators(self, creator_ids) -> Dataset:
+        """The rows about `creator_ids` of every table with a creator_id column (campaigns
+        whole). Features of a creator depend on its own rows only, so scoring a dataset piece
+        by piece gives the rows of scoring it whole (the parity tests)."""
+        keep = set(map(str, creator_ids))
+        tables = {}
+        for name, frame in self.tables.items():
+            if "creator_id" in frame.columns:
+                mask = frame["creator_id"].astype(object).isin(keep).to_numpy(dtype=bool)
+                tables[name] = frame[mask].reset_index(drop=True)
+        return self.with_tables(**tables)
+
+    def creator_chunks(self, size: int) -> Iterator[Dataset]:
+        """Consecutive pieces of at most `size` creators (in the creators table's order), each
+        with the rows about them of every table (campaigns whole), rows in their original
+        order. Each table is grouped once, so the pieces cost one pass over the data; the
+        working set of whoever scores them is bounded by the piece."""
+        if size < 1:
+            raise ValueError(f"chunk size {size}: expected >= 1")
+        n = len(self.creators)
+        creator_index = pd.Index(self.creators["creator_id"].astype(object))
+        n_chunks = max(1, -(-n // size))
+        groups: dict[str, list[np.ndarray]] = {}
+        for name, frame in self.tables.items():
+            if name == "creators" or "creator_id" not in frame.columns:
+                continue
+            position = creator_index.get_indexer(frame["creator_id"].astype(object))
+            chunk = np.where(position >= 0, position // size, -1)
+            order = np.argsort(chunk, kind="stable")
+            bounds = np.searchsorted(chunk[order], np.arange(n_chunks + 1))
+            groups[name] = [order[bounds[k]:bounds[k + 1]] for k in range(n_chunks)]
+        for k in range(n_chunks):
+            tables = {"creators": self.creators.iloc[k * size:(k + 1) * size]
+                      .reset_index(drop=True)}
+            for name, rows in groups.items():
+                tables[name] = getattr(self, name).iloc[rows[k]].reset_index(drop=True)
+            yield self.with_tables(**tables)

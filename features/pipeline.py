@@ -211,13 +211,33 @@ def _tokens_per_entity(documents: np.ndarray, ids: np.ndarray, n_documents: int,
     return pair_entity[pair_of_token], ids[starts[pair_document][pair_of_token] + offsets]
 
 
-def build_feature_frames(ds: Dataset, pipeline: FeaturePipeline) -> dict[str, pd.DataFrame]:
+def build_feature_frames(ds: Dataset, pipeline: FeaturePipeline,
+                         chunk_creators: int | None = None) -> dict[str, pd.DataFrame]:
     """{"creators": ..., "collaborations": ... (when the dataset has campaigns and
-    collaborations)} from a fitted pipeline."""
-    frames = {"creators": pipeline.transform_creators(ds)}
-    if ds.campaigns is not None and ds.collaborations is not None:
-        frames["collaborations"] = pipeline.transform_collaborations(ds)
+    collaborations)} from a fitted pipeline; with `chunk_creators`, computed that many
+    creators at a time (Dataset.creator_chunks: memory bounded by the chunk, same rows)."""
+    with_collaborations = ds.campaigns is not None and ds.collaborations is not None
+    pieces = [ds] if chunk_creators is None else ds.creator_chunks(chunk_creators)
+    parts: dict[str, list[pd.DataFrame]] = {"creators": [], "collaborations": []}
+    for piece in pieces:
+        parts["creators"].append(pipeline.transform_creators(piece))
+        if with_collaborations and (len(piece.collaborations) or chunk_creators is None):
+            parts["collaborations"].append(pipeline.transform_collaborations(piece))
+    frames = {"creators": _concat(parts["creators"])}
+    if with_collaborations:
+        collaborations = (_concat(parts["collaborations"]) if parts["collaborations"]
+                          else pipeline.transform_collaborations(ds))
+        if len(parts["collaborations"]) > 1:  # back to the collaborations table's order
+            collaborations = collaborations.reindex(pd.MultiIndex.from_arrays(
+                [ds.collaborations["campaign_id"].to_numpy(dtype=object),
+                 ds.collaborations["creator_id"].to_numpy(dtype=object)],
+                names=["campaign_id", "creator_id"]))
+        frames["collaborations"] = collaborations
     return frames
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return frames[0] if len(frames) == 1 else pd.concat(frames)
 
 
 __all__ = ["FeaturePipeline", "build_feature_frames"]

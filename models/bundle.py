@@ -21,6 +21,7 @@ followers * (1 - predicted_fake_share), the pre-campaign exposure used as the Po
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -31,12 +32,15 @@ from data.contract import NICHES
 from data.dataset import Dataset
 from features.catalogue import EXPOSURE_FEATURE, PREDICTED_FAKE_SHARE, feature_labels
 from models import explain as explain_module
+from models.compiled import compile_enabled
 from models.matrix import FeatureMatrix
 
 # (label, family, unit) of every explained feature, read once from the feature catalogue.
 FEATURE_LABELS = feature_labels()
 NICHE_SHARE_COLUMNS = tuple(f"niche_share_{n}" for n in NICHES)
 TOP_NICHES = 3
+# Creators scored at a time by `score_table` (a few hundred MB of working set at 50 posts each).
+CHUNK_CREATORS = 5_000
 RISK_COLUMNS = ("fake_follower_risk", "fake_share", "fake_share_low", "fake_share_high",
                 "audience_quality")
 
@@ -125,6 +129,25 @@ class ScoringBundle:
         self.num_threads = num_threads
         self.metadata = metadata or {}
 
+    # -- long-lived scoring (service, CLI over a dataset) ----------------------------------
+    def accelerate(self, compile_trees: bool | None = None) -> threading.Thread | None:
+        """Remember follower-account probabilities per account content, and compile the
+        follower classifier (models.compiled) in a background thread when `compile_trees`
+        (default: CREATORSCORE_COMPILE_TREES, on): LightGBM predicts until the compiled
+        library is built and checked, then the same numbers come faster. Returns the thread."""
+        classifier = self.follower_classifier
+        if classifier is None or not hasattr(classifier, "accelerate"):
+            return None  # the rule-based scorer is arithmetic: nothing to remember or compile
+        if classifier.account_cache is None:
+            classifier.accelerate()
+        if not (compile_enabled() if compile_trees is None else compile_trees) \
+                or classifier.is_compiled:
+            return None
+        thread = threading.Thread(target=classifier.compile, name="compile-follower-trees",
+                                  daemon=True)
+        thread.start()
+        return thread
+
     # -- matrix-level predictions (also the pyfunc face) -----------------------------------
     def predict_risk(self, X) -> pd.DataFrame:
         return self.risk_model.predict(X, num_threads=self.num_threads)
@@ -210,11 +233,40 @@ class ScoringBundle:
         (`every_creator`: see `planned_collaborations`)."""
         planned = self.planned_collaborations(ds, campaign_id, collaborations,
                                               every_creator=every_creator)
+        return self.score_features(ds, self.features(ds, planned), planned, explain=explain,
+                                   top_n=top_n)
+
+    def score_table(self, ds: Dataset, campaign_id: str | None = None,
+                    collaborations: pd.DataFrame | None = None,
+                    chunk_creators: int = CHUNK_CREATORS) -> pd.DataFrame:
+        """`score(...).table` (no explanations), computed `chunk_creators` creators at a time
+        (Dataset.creator_chunks): the features' working set is bounded by the chunk, not by
+        the dataset, and the rows are those of scoring it whole, in the same order."""
+        planned = self.planned_collaborations(ds, campaign_id, collaborations)
+        if len(ds.creators) <= chunk_creators:
+            return self.score_features(ds, self.features(ds, planned), planned).table
+        parts, positions = [], []
+        planned_ids = None if planned is None else planned["creator_id"].astype(object)
+        for chunk in ds.creator_chunks(chunk_creators):
+            if planned is None:
+                parts.append(self.score_features(chunk, self.features(chunk, None), None).table)
+                continue
+            at = np.flatnonzero(planned_ids.isin(set(chunk.creators["creator_id"])).to_numpy())
+            if len(at):
+                rows = planned.iloc[at].reset_index(drop=True)
+                parts.append(self.score_features(chunk, self.features(chunk, rows), rows).table)
+                positions.append(at)
+        table = pd.concat(parts, ignore_index=True)
+        if positions:  # back to the planned rows' order
+            table = table.iloc[np.argsort(np.concatenate(positions), kind="stable")]
+        return table.reset_index(drop=True)
+
+    def features(self, ds: Dataset, planned: pd.DataFrame | None) -> pd.DataFrame:
+        """The features `score` scores: creator features (planned None), else collaboration
+        features of the `planned` rows (same order)."""
         if planned is None:
-            X = self.pipeline.transform_creators(ds)
-        else:
-            X = self.pipeline.transform_collaborations(ds, planned)
-        return self.score_features(ds, X, planned, explain=explain, top_n=top_n)
+            return self.pipeline.transform_creators(ds)
+        return self.pipeline.transform_collaborations(ds, planned)
 
     def score_features(self, ds: Dataset, X: pd.DataFrame, planned: pd.DataFrame | None,
                        explain: bool = False, top_n: int = 5) -> Scores:

@@ -188,16 +188,21 @@ class FakeShareEstimator(BaseEstimator):
 
     def _sld(self, p: np.ndarray, group: np.ndarray, n_groups: int, n: np.ndarray
              ) -> np.ndarray:
-        """EM on the prior of every group at once (probabilities clipped away from 0 and 1)."""
+        """EM on the prior of every group at once (probabilities clipped away from 0 and 1).
+        Each group stops at its own convergence: a group's share never depends on which other
+        groups are estimated with it (one creator alone gets its row of a batch, and the
+        service's feature cache may reuse it)."""
         p = np.clip(p, 1e-6, 1 - 1e-6)
         prior = np.full(n_groups, self.training_prior)
+        active = np.ones(n_groups, dtype=bool)
         for _ in range(SLD_ITERATIONS):
             updated = _group_sums(self.posterior(p, prior[group]), group, n_groups
                                   ) / np.maximum(n, 1.0)
-            if np.max(np.abs(updated - prior), initial=0.0) < SLD_TOLERANCE:
-                prior = updated
+            converged = np.abs(updated - prior) < SLD_TOLERANCE
+            prior = np.where(active, updated, prior)
+            active &= ~converged
+            if not active.any():
                 break
-            prior = updated
         return prior
 
     # ------------------------------------------------------------------ with intervals

@@ -18,8 +18,9 @@ from data.io import write_frame
 from data.loader import load_dataset
 from data.validation import validate_accounts
 from features import FeaturePipeline, build_feature_frames
+from models.bundle import CHUNK_CREATORS
 from models.follower_account import RuleBasedFollowerScorer
-from serving.config import DEFAULT_PORT, ConfigError, ServingConfig
+from serving.config import DEFAULT_PORT, ConfigError, ServingConfig, default_workers
 from serving.payloads import campaign_record, collaboration_plans, creator_records
 from store import registry
 from store.cli_errors import check_out, console, percent, user_errors
@@ -29,8 +30,9 @@ def serve(
     port: int = typer.Option(DEFAULT_PORT, "--port", min=1, max=65535,
                              help="Port to listen on."),
     host: str = typer.Option("0.0.0.0", "--host", help="Address to bind (0.0.0.0: all)."),
-    workers: int = typer.Option(1, "--workers", min=1,
-                                help="Worker processes (each loads the champion once)."),
+    workers: int = typer.Option(None, "--workers", min=1,
+                                help="Worker processes (each loads the champion once); "
+                                     "default CREATORSCORE_WORKERS, else one per core."),
     data: list[Path] = typer.Option([], "--data", help="Dataset directory the brand "
                                     "manager's page (/app) offers (repeatable)."),
 ) -> None:
@@ -40,7 +42,8 @@ def serve(
     Settings (API key, request limits) come from CREATORSCORE_* environment variables; see
     serving/config.py. Health: /livez, /readyz; Prometheus metrics: /metrics."""
     os.environ["BENTOML_DO_NOT_TRACK"] = "true"
-    os.environ["CREATORSCORE_WORKERS"] = str(workers)
+    if workers is not None:
+        os.environ["CREATORSCORE_WORKERS"] = str(workers)
     from serving.app import DATA_DIRS_VARIABLE
 
     missing = [str(d) for d in data if not d.is_dir()]
@@ -50,6 +53,7 @@ def serve(
     os.environ[DATA_DIRS_VARIABLE] = os.pathsep.join(str(d.resolve()) for d in data)
     try:
         config = ServingConfig.from_env()
+        default_workers()
     except ConfigError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
@@ -141,6 +145,9 @@ def score(
     out: Path = typer.Option(..., "--out", help="Output file: .csv or .parquet."),
     campaign: str = typer.Option(None, "--campaign", help="Campaign id: score its planned "
                                  "collaborations (or every creator for it)."),
+    chunk_creators: int = typer.Option(CHUNK_CREATORS, "--chunk-creators", min=1,
+                                       help="Creators scored at a time: bounds the memory of "
+                                            "features and models (same scores)."),
 ) -> None:
     """Score creators (or a campaign's candidates) with the champion model."""
     check_out(out)
@@ -153,9 +160,13 @@ def score(
             if campaign is not None and ds.collaborations is not None:
                 planned = ds.collaborations[ds.collaborations["campaign_id"] == campaign]
                 collaborations = planned if len(planned) else None
-            scores = bundle.score(ds, campaign_id=campaign, collaborations=collaborations)
-        write_frame(scores.table, out, index=False)
-    console.print(f"{len(scores.table):,} rows scored with {info.model_version} -> {out}")
+            compiling = bundle.accelerate()
+            table = bundle.score_table(ds, campaign_id=campaign, collaborations=collaborations,
+                                       chunk_creators=chunk_creators)
+            if compiling is not None:  # no compiler left running behind the command
+                compiling.join()
+        write_frame(table, out, index=False)
+    console.print(f"{len(table):,} rows scored with {info.model_version} -> {out}")
 
 
 def audit_followers(
@@ -214,13 +225,16 @@ def features(
     out: Path = typer.Option(..., "--out", help="Output file (.csv or .parquet) for the "
                              "per-creator features; per-collaboration features go beside it "
                              "as <stem>_collaborations<suffix> when the dataset has campaigns."),
+    chunk_creators: int = typer.Option(CHUNK_CREATORS, "--chunk-creators", min=1,
+                                       help="Creators computed at a time: bounds the memory "
+                                            "of the features (same values)."),
 ) -> None:
     """Compute the documented numeric feature frames of a dataset."""
     check_out(out)
     dataset = load_dataset_or_exit(data)
     with console.status("Computing features..."):
         pipeline = FeaturePipeline(follower_scorer=RuleBasedFollowerScorer()).fit(dataset)
-        frames = build_feature_frames(dataset, pipeline)
+        frames = build_feature_frames(dataset, pipeline, chunk_creators=chunk_creators)
     write_frame(frames["creators"], out)
     console.print(f"{len(frames['creators']):,} creators x {frames['creators'].shape[1]} "
                   f"features -> {out}")

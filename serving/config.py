@@ -11,6 +11,11 @@
 | CREATORSCORE_MAX_ACCOUNTS | 20000 | accounts per /audit_followers request |
 | CREATORSCORE_MAX_BODY_BYTES | 67108864 | request body size (64 MiB) |
 | CREATORSCORE_MAX_TOP_K | 100 | explained candidates per /rank request |
+| CREATORSCORE_FEATURE_CACHE_ROWS | 50000 | creator feature rows remembered (~1 KiB each; |
+|   |   | serving/feature_cache.py) |
+| CREATORSCORE_REQUEST_CACHE_SIZE | 32 | validated requests remembered with their features |
+| CREATORSCORE_WORKERS | cores | worker processes of `serve` (each loads the champion) |
+| CREATORSCORE_COMPILE_TREES | 1 | compile the follower classifier (models/compiled.py) |
 | MLFLOW_TRACKING_URI | repo-local store | where the champion model is loaded from |
 
 A limit exceeded is answered with 413 and the field path of the offending list.
@@ -32,6 +37,11 @@ LIMIT_VARIABLES = {
     "max_body_bytes": "CREATORSCORE_MAX_BODY_BYTES",
     "max_top_k": "CREATORSCORE_MAX_TOP_K",
 }
+# The caches' bounds: field name -> environment variable (not request limits: not in `limits`).
+CACHE_VARIABLES = {
+    "feature_cache_rows": "CREATORSCORE_FEATURE_CACHE_ROWS",
+    "request_cache_size": "CREATORSCORE_REQUEST_CACHE_SIZE",
+}
 
 
 class ConfigError(ValueError):
@@ -39,6 +49,27 @@ class ConfigError(ValueError):
 
 
 DEFAULT_MAX_TOP_K = 100
+
+
+def _positive_int(variable: str, raw: str) -> int:
+    try:
+        number = int(raw)
+    except ValueError:
+        raise ConfigError(f"{variable}={raw!r}: expected a whole number") from None
+    if number < 1:
+        raise ConfigError(f"{variable}={raw!r}: expected a number >= 1")
+    return number
+
+
+def default_workers(env: Mapping[str, str] | None = None) -> int:
+    """CREATORSCORE_WORKERS, else one worker process per core (each request runs on one core:
+    LightGBM and the features predict with one thread, so workers are what use the others)."""
+    env = os.environ if env is None else env
+    raw = env.get("CREATORSCORE_WORKERS", "").strip()
+    if raw:
+        return _positive_int("CREATORSCORE_WORKERS", raw)
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+               else os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -50,6 +81,8 @@ class ServingConfig:
     max_accounts: int = 20_000
     max_body_bytes: int = 64 * 1024 * 1024
     max_top_k: int = DEFAULT_MAX_TOP_K
+    feature_cache_rows: int = 50_000
+    request_cache_size: int = 32
     tracking_uri: str | None = None
 
     @property
@@ -60,17 +93,11 @@ class ServingConfig:
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServingConfig:
         env = os.environ if env is None else env
         values: dict[str, object] = {}
-        for name, variable in LIMIT_VARIABLES.items():
+        for name, variable in (LIMIT_VARIABLES | CACHE_VARIABLES).items():
             raw = env.get(variable, "").strip()
             if not raw:
                 continue  # the field's default
-            try:
-                number = int(raw)
-            except ValueError:
-                raise ConfigError(f"{variable}={raw!r}: expected a whole number") from None
-            if number < 1:
-                raise ConfigError(f"{variable}={raw!r}: expected a number >= 1")
-            values[name] = number
+            values[name] = _positive_int(variable, raw)
         api_key = env.get("CREATORSCORE_API_KEY", "").strip()
         tracking_uri = env.get("MLFLOW_TRACKING_URI", "").strip()
         return cls(api_key=api_key or None, tracking_uri=tracking_uri or None, **values)

@@ -30,6 +30,7 @@ from serving import responses
 from serving.config import ServingConfig
 from serving.convert import RequestData, accounts_frame, build_request_data
 from serving.errors import RequestError, problem
+from serving.feature_cache import CachedRequest, FeatureCache
 from serving.ranking import objective_values, rank_order, select_within_budget
 from serving.schemas import (
     MAX_TOP_N,
@@ -53,6 +54,15 @@ class ScoringEngine:
     model_name: str = "creatorscore"
     training_metrics: dict = field(default_factory=dict)
     version_tags: dict = field(default_factory=dict)
+    cache_observer: object = None  # (cache name, hits, misses) -> None, e.g. /metrics counters
+
+    @cached_property
+    def cache(self) -> FeatureCache:
+        """Feature rows and validated requests already seen (serving.feature_cache)."""
+        return FeatureCache(self.provenance["model_version"], self.feature_version,
+                            max_rows=self.config.feature_cache_rows,
+                            max_requests=self.config.request_cache_size,
+                            observe=self.cache_observer)
 
     # The answers' provenance never changes once the champion is loaded: computed once.
     @cached_property
@@ -82,8 +92,8 @@ class ScoringEngine:
                       collaborations: Sequence[dict] | None = None, explain: bool = True,
                       top_n: int = 5) -> dict:
         _check_top_n(top_n)
-        data = build_request_data(creators, campaign, collaborations, self.config)
-        scores = self._score(data, explain=explain, top_n=top_n)
+        data, scores = self._score(creators, campaign, collaborations, explain=explain,
+                                   top_n=top_n)
         payload = {
             "provenance": self.provenance,
             "campaign_id": data.campaign_id,
@@ -92,15 +102,77 @@ class ScoringEngine:
         }
         return payload
 
-    def _score(self, data: RequestData, explain: bool, top_n: int) -> Scores:
-        """`ScoringBundle.score` of the request (the code path of `creatorscore score`); a
-        campaign's creators without a plan are scored as unplanned candidates."""
+    def _score(self, creators: Sequence, campaign: dict | None,
+               collaborations: Sequence[dict] | None, explain: bool, top_n: int,
+               check=None) -> tuple[CachedRequest, Scores]:
+        """The request's scores, as `ScoringBundle.score` (the code path of `creatorscore
+        score`) gives them; a campaign's creators without a plan are scored as unplanned
+        candidates. Features of creators already seen come from `cache`, and a request seen
+        before (same content) skips validation and features; `check(data)` runs on the
+        validated request before it is scored or remembered."""
+        cache = self.cache
+        creator_keys = cache.creator_keys(creators)
+        request_key = cache.request_key("rank" if check else "score", creator_keys, campaign,
+                                        collaborations)
+        request = cache.get_request(request_key)
+        if request is None:
+            data = build_request_data(creators, campaign, collaborations, self.config)
+            if check is not None:
+                check(data)
+            request = self._features(data, creator_keys, campaign)
+            cache.put_request(request_key, request)
+        scores = request.scores.get((explain, top_n))
+        if scores is None:
+            scores = self.bundle.score_features(request.dataset, request.features,
+                                                request.planned, explain=explain, top_n=top_n)
+            request.scores[(explain, top_n)] = scores
+        return request, scores
+
+    def _features(self, data: RequestData, creator_keys: list[bytes], campaign
+                  ) -> CachedRequest:
+        """Features of every row `ScoringBundle.score` would score, computed only for the
+        creators whose rows are not in the cache."""
+        ds = data.dataset
         try:
-            return self.bundle.score(data.dataset, data.campaign_id, data.dataset.collaborations,
-                                     explain=explain, top_n=top_n, every_creator=True)
+            planned = self.bundle.planned_collaborations(ds, data.campaign_id, ds.collaborations,
+                                                         every_creator=True)
         except ValueError as error:  # inconsistent campaign / collaborations
             raise RequestError(422, "invalid request",
                                [problem(["collaborations"], str(error), "invalid")]) from None
+        ids = (ds.creators if planned is None else planned)["creator_id"].to_numpy(dtype=object)
+        keys = self.cache.row_keys(dict(zip(data.creator_ids, creator_keys, strict=True)), ids,
+                                   campaign, planned)
+        found = self.cache.get_rows(keys)
+        missing = [i for i, row in enumerate(found) if row is None]
+        if len(missing) == len(found):
+            features = self.bundle.features(ds, planned)
+            self.cache.put_rows(keys, features.to_numpy(dtype="float64"))
+        else:
+            names = (self.bundle.pipeline.creator_feature_names_ if planned is None
+                     else self.bundle.pipeline.collaboration_feature_names_)
+            values = np.empty((len(found), len(names)))
+            if missing:
+                subset = ds.for_creators(ids[missing])
+                computed = self.bundle.features(
+                    subset, None if planned is None
+                    else planned.iloc[missing].reset_index(drop=True)).to_numpy(dtype="float64")
+                values[missing] = computed
+                self.cache.put_rows([keys[i] for i in missing], computed)
+            for i, row in enumerate(found):
+                if row is not None:
+                    values[i] = row
+            if planned is None:
+                index = pd.Index(ids, name="creator_id")
+            else:
+                index = pd.MultiIndex.from_arrays(
+                    [planned["campaign_id"].to_numpy(dtype=object), ids],
+                    names=["campaign_id", "creator_id"])
+            features = pd.DataFrame(values, index=index, columns=pd.Index(names))
+        # The answer reads creators, the money campaigns: the rest of the request is not kept.
+        kept = ds.with_tables(posts=ds.posts.iloc[:0], follower_history=None,
+                              audience_sample=None, comments=None, authenticity_labels=None)
+        return CachedRequest(creator_ids=data.creator_ids, campaign_id=data.campaign_id,
+                             dataset=kept, features=features, planned=planned)
 
     # ------------------------------------------------------------------ /rank
 
@@ -123,9 +195,8 @@ class ScoringEngine:
             detail.append(problem(["budget"], "expected a finite number >= 0", "out_of_range"))
         if detail:
             raise RequestError(422, "invalid request", detail)
-        data = build_request_data(creators, campaign, collaborations, self.config)
-        _check_every_creator_planned(data)
-        scores = self._score(data, explain=False, top_n=top_n)
+        data, scores = self._score(creators, campaign, collaborations, explain=False,
+                                   top_n=top_n, check=_check_every_creator_planned)
         features, planned, table = scores.features, scores.planned, scores.table
         revenue = table["expected_revenue"].to_numpy("float64", na_value=np.nan)
         if objective in ("roi", "profit", "revenue") and np.isnan(revenue).all():
@@ -144,9 +215,12 @@ class ScoringEngine:
         top = order[:top_k]
         top_ids = [str(ids[i]) for i in top]
         # Explanations for the returned candidates only, from the features already computed.
-        explained = self.bundle.score_features(
-            data.dataset, features.iloc[top], planned.iloc[top].reset_index(drop=True),
-            explain=True, top_n=top_n)
+        explained = data.explained.get((objective, top_k, top_n))
+        if explained is None:
+            explained = self.bundle.score_features(
+                data.dataset, features.iloc[top], planned.iloc[top].reset_index(drop=True),
+                explain=True, top_n=top_n)
+            data.explained[(objective, top_k, top_n)] = explained
         selected_revenue = float(np.nansum(revenue[chosen])) if chosen.any() else 0.0
         payload = {
             "provenance": self.provenance,
@@ -256,12 +330,15 @@ def _text_or_none(value) -> str | None:
         or value is pd.NA else str(value)
 
 
-def load_engine(config: ServingConfig) -> ScoringEngine:
-    """The engine over the registry's champion (MLFLOW_TRACKING_URI, else the local store)."""
+def load_engine(config: ServingConfig, cache_observer=None) -> ScoringEngine:
+    """The engine over the registry's champion (MLFLOW_TRACKING_URI, else the local store),
+    its follower classifier remembering accounts and compiled in the background
+    (ScoringBundle.accelerate); `cache_observer` sees every cache lookup."""
     bundle, info = registry.load_champion(config.tracking_uri)
+    bundle.accelerate()
     return ScoringEngine(bundle=bundle, version=str(info.version), config=config,
                          model_name=info.name, training_metrics=_run_metrics(info, config),
-                         version_tags=dict(info.tags))
+                         version_tags=dict(info.tags), cache_observer=cache_observer)
 
 
 def _run_metrics(info, config: ServingConfig) -> dict:

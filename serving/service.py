@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response  # noqa: E402
 from starlette.routing import Route  # noqa: E402
 
 from serving.app import BASE_PATH, create_app  # noqa: E402
-from serving.config import DEFAULT_PORT, ServingConfig  # noqa: E402
+from serving.config import DEFAULT_PORT, ServingConfig, default_workers  # noqa: E402
 from serving.engine import ScoringEngine, load_engine  # noqa: E402
 from serving.errors import RequestError  # noqa: E402
 from serving.middleware import GuardMiddleware  # noqa: E402
@@ -43,6 +43,21 @@ from serving.schemas import (  # noqa: E402
 )
 
 logger = logging.getLogger(__name__)
+
+# On /metrics: lookups of the feature caches (serving/feature_cache.py), by cache and outcome.
+CACHE_LOOKUPS = bentoml.metrics.Counter(
+    name="creatorscore_cache_lookups",
+    documentation="Feature cache lookups: cache = creator_features (rows) or request "
+                  "(validated requests); outcome = hit or miss",
+    labelnames=["cache", "outcome"],
+)
+
+
+def _count_cache_lookup(cache: str, hits: int, misses: int) -> None:
+    if hits:
+        CACHE_LOOKUPS.labels(cache=cache, outcome="hit").inc(hits)
+    if misses:
+        CACHE_LOOKUPS.labels(cache=cache, outcome="miss").inc(misses)
 
 
 def _answer(call):
@@ -64,7 +79,7 @@ def _answer(call):
     name="creatorscore",
     http={"port": DEFAULT_PORT},
     traffic={"timeout": 120},
-    workers=int(os.environ.get("CREATORSCORE_WORKERS", "1")),
+    workers=default_workers(),
 )
 class CreatorScore:
     """Creator scoring: engagement, authenticity, niche fit and campaign conversion."""
@@ -72,7 +87,7 @@ class CreatorScore:
     def __init__(self) -> None:
         config = ServingConfig.from_env()
         self.engine: ScoringEngine | None = None
-        self.engine = load_engine(config)
+        self.engine = load_engine(config, cache_observer=_count_cache_lookup)
         logger.info("creatorscore service ready: %s", self.engine.provenance["model_version"])
 
     def __is_ready__(self) -> bool:

@@ -1,10 +1,15 @@
 """Fixtures shared by the store, training and serving tests: a fresh MLflow store."""
+import os
 import shutil
 
 import mlflow
 import pytest
 
 from store import tracking
+
+# Compiling the follower classifier (models/compiled.py) runs gcc for tens of seconds in the
+# background of every loaded engine; its parity with LightGBM has its own test.
+os.environ.setdefault("CREATORSCORE_COMPILE_TREES", "0")
 
 
 @pytest.fixture(scope="session")

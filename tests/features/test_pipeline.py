@@ -124,3 +124,13 @@ def test_parity_single_creator_vs_batch_and_pickle(world_1500):
         single = pipeline.transform_creators(alone)
         pd.testing.assert_frame_equal(single, batch.loc[[creator_id]], check_exact=False,
                                       rtol=1e-12)
+
+
+def test_feature_frames_in_chunks_equal_the_whole():
+    ds = _campaign_world()
+    pipeline = FeaturePipeline(follower_scorer=RuleBasedFollowerScorer()).fit(ds)
+    whole = build_feature_frames(ds, pipeline)
+    chunked = build_feature_frames(ds, pipeline, chunk_creators=1)
+    assert set(chunked) == set(whole)
+    for name in whole:
+        pd.testing.assert_frame_equal(chunked[name], whole[name])

@@ -112,3 +112,15 @@ def test_predict_matrix_is_float64(bundle):
     out = bundle.predict_matrix(X)
     assert (out.dtypes == "float64").all()
     assert out["expected_conversions"].notna().all()
+
+
+@pytest.mark.parametrize("with_campaign", [False, True])
+def test_scoring_in_chunks_equals_scoring_whole(bundle, with_campaign):
+    ds = small_dataset()
+    campaign = ds.campaigns["campaign_id"].iloc[-1] if with_campaign else None
+    planned = (ds.collaborations[ds.collaborations["campaign_id"] == campaign]
+               if with_campaign else None)
+    whole = bundle.score(ds, campaign_id=campaign, collaborations=planned).table
+    chunked = bundle.score_table(ds, campaign_id=campaign, collaborations=planned,
+                                 chunk_creators=7)
+    pd.testing.assert_frame_equal(chunked, whole)
