@@ -1,0 +1,30 @@
+"""The floor of scripts/benchmark_service.py: a BentoML service with the scoring routes' input
+types (same request parsing) that does nothing with them. What the real service costs above
+this is ours; below it is BentoML and HTTP."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+
+import bentoml  # noqa: E402
+
+from serving.config import default_workers  # noqa: E402
+from serving.schemas import CampaignRecord, CreatorRecords, PlannedCollaboration  # noqa: E402
+
+
+@bentoml.service(name="creatorscore_noop", workers=default_workers())
+class NoOp:
+    @bentoml.api(route="/score")
+    def score(self, creators: list[CreatorRecords],
+              campaign: CampaignRecord | None = None,  # type: ignore[valid-type]
+              collaborations: list[PlannedCollaboration] | None = None,  # type: ignore[valid-type]
+              explain: bool = True, top_n: int = 5) -> dict:
+        return {"creators": len(creators)}
+
+    @bentoml.api(route="/rank")
+    def rank(self, campaign: CampaignRecord,  # type: ignore[valid-type]
+             creators: list[CreatorRecords],
+             collaborations: list[PlannedCollaboration],  # type: ignore[valid-type]
+             budget: float, top_k: int = 10, objective: str = "roi", top_n: int = 5) -> dict:
+        return {"creators": len(creators)}
