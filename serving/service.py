@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 
@@ -44,20 +45,28 @@ from serving.schemas import (  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
-# On /metrics: lookups of the feature caches (serving/feature_cache.py), by cache and outcome.
-CACHE_LOOKUPS = bentoml.metrics.Counter(
-    name="creatorscore_cache_lookups",
-    documentation="Feature cache lookups: cache = creator_features (rows) or request "
-                  "(validated requests); outcome = hit or miss",
-    labelnames=["cache", "outcome"],
-)
+_cache_lookups = None
+_cache_lookups_lock = threading.Lock()
 
 
 def _count_cache_lookup(cache: str, hits: int, misses: int) -> None:
+    """On /metrics: creatorscore_cache_lookups_total{cache, outcome} (serving/feature_cache.py).
+    The counter is made at the first lookup, in the worker: BentoML points prometheus_client at
+    its multiprocess directory only after this module is imported, and a metric made before
+    that would never reach /metrics."""
+    global _cache_lookups
+    with _cache_lookups_lock:
+        if _cache_lookups is None:
+            import prometheus_client  # lazy: see the docstring
+
+            _cache_lookups = prometheus_client.Counter(
+                "creatorscore_cache_lookups", "Feature cache lookups: cache = creator_features "
+                "(rows) or request (validated requests); outcome = hit or miss",
+                ["cache", "outcome"])
     if hits:
-        CACHE_LOOKUPS.labels(cache=cache, outcome="hit").inc(hits)
+        _cache_lookups.labels(cache=cache, outcome="hit").inc(hits)
     if misses:
-        CACHE_LOOKUPS.labels(cache=cache, outcome="miss").inc(misses)
+        _cache_lookups.labels(cache=cache, outcome="miss").inc(misses)
 
 
 def _answer(call):

@@ -50,3 +50,19 @@ def test_scoring_needs_the_key_and_matches_in_process(server_url, champion):
     info = httpx.get(f"{server_url}/model_info", headers={"X-API-Key": API_KEY})
     assert info.status_code == 200
     assert info.json()["provenance"] == response.json()["provenance"]
+
+
+def test_cache_lookups_are_counted_on_metrics(server_url, champion):
+    tables = champion.tables
+    body = score_body(tables, tables["creators"]["creator_id"].tolist()[30:32], explain=False)
+    headers = {"X-API-Key": API_KEY}
+    # With several workers a repeat may land on another worker: send it a few times.
+    for _ in range(8):
+        assert httpx.post(f"{server_url}/score", json=body, headers=headers,
+                          timeout=30).status_code == 200
+    metrics = httpx.get(f"{server_url}/metrics").text
+    counted = {line.split(" ")[0]: float(line.split(" ")[1]) for line in metrics.splitlines()
+               if line.startswith("creatorscore_cache_lookups_total")}
+    hits = [v for k, v in counted.items() if 'cache="request"' in k and 'outcome="hit"' in k]
+    misses = [v for k, v in counted.items() if 'cache="request"' in k and 'outcome="miss"' in k]
+    assert hits and sum(hits) >= 1 and misses and sum(misses) >= 1, metrics[-2000:]
