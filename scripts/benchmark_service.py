@@ -26,6 +26,7 @@ collaboration costs for /rank are a fixed fee per 1,000 followers. Request loops
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -179,19 +180,15 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_ready(url: str) -> None:
+def _wait_ready(url: str, attempts: int = 600) -> None:
     import httpx
 
-    deadline = time.monotonic() + 300
-    while True:
-        try:
+    for _ in range(attempts):  # every half second: five minutes
+        with contextlib.suppress(httpx.TransportError):
             if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
                 return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{url} is not ready")
         time.sleep(0.5)
+    raise SystemExit(f"{url} is not ready")
 
 
 def _round(url: str, headers: dict, data: dict, args, round_number: int) -> dict:
