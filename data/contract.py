@@ -32,6 +32,17 @@ PANDAS_DTYPES = {
 }
 
 
+# The plausible window of dates and timestamps: nothing before EARLIEST_DATE (older dates are
+# typing errors or sentinels, and before 2004 none of the platforms existed); nothing later
+# than the validation day plus `Column.days_ahead` days (one day for observations, which
+# absorbs time zones; longer for planned campaigns).
+EARLIEST_DATE = "2004-01-01"
+OBSERVED_DAYS_AHEAD = 1
+PLANNED_DAYS_AHEAD = 2 * 366
+# Numbers beyond 2**53 are no longer exact in float64, the type of every feature: refused.
+MAX_EXACT_NUMBER = 2**53
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -43,6 +54,7 @@ class Column:
     max_value: float | None = None
     unique: bool = False
     doc: str = ""
+    days_ahead: int = OBSERVED_DAYS_AHEAD  # for date/ts columns: see EARLIEST_DATE
 
 
 @dataclass(frozen=True)
@@ -157,8 +169,8 @@ TABLES: dict[str, Table] = {
                 _opt("brief", "str"),
                 _opt("target_countries", "str"),
                 _opt("product_price", "float", **NON_NEGATIVE),
-                Column("start_date", "date"),
-                _opt("end_date", "date"),
+                Column("start_date", "date", days_ahead=PLANNED_DAYS_AHEAD),
+                _opt("end_date", "date", days_ahead=PLANNED_DAYS_AHEAD),
             ),
             doc="Campaigns, for conversion prediction and ranking.",
         ),
@@ -212,6 +224,13 @@ def contract_markdown() -> str:
         "",
         "Types: `str`, `int` (whole number), `float`, `bool` (true/false, 1/0, yes/no), `date` "
         "(ISO 8601 `YYYY-MM-DD`), `ts` (ISO 8601 timestamp, UTC if no offset).",
+        "",
+        f"Numbers: at most 2**53 ({MAX_EXACT_NUMBER:,}) in absolute value, the largest "
+        "range float64 holds exactly. Dates and timestamps: not before "
+        f"{EARLIEST_DATE} and not after the day of validation plus {OBSERVED_DAYS_AHEAD} day "
+        f"(campaign dates: plus {PLANNED_DAYS_AHEAD} days). A column name appears once per "
+        "table; a cell holds one value (no lists); every CSV line has the header's number of "
+        "fields.",
         "",
         "Point in time: features for a collaboration use only posts, follower history and "
         "comments dated before the campaign's `start_date`.",

@@ -13,12 +13,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from data.contract import TABLES, Column, Table
+from data.contract import EARLIEST_DATE, MAX_EXACT_NUMBER, TABLES, Column, Table
 from data.dataset import Dataset
 
 MAX_EXAMPLES = 5
-# Numbers beyond 2**53 are not exact in float64 (every feature is float64): refused.
-MAX_EXACT_NUMBER = 2**53
+_LIST_TYPES = (list, tuple, dict, set, np.ndarray)
 # From this many rows, coercion uses vectorised casts; below it, plain Python per value is
 # cheaper than the per-call overhead of pandas (one scoring request).
 VECTOR_MIN_ROWS = 2_000
@@ -125,6 +124,17 @@ def _expected_text(column: Column) -> str:
     return text
 
 
+def reference_day() -> np.datetime64:
+    """The day data is validated against (today, UTC): the end of the plausible window."""
+    return np.datetime64(pd.Timestamp.now("UTC").tz_localize(None).normalize(), "D")
+
+
+def time_window(column: Column) -> tuple[np.datetime64, np.datetime64]:
+    """[earliest, latest] accepted for a date/ts column (latest: end of its last day)."""
+    latest = reference_day() + np.timedelta64(column.days_ahead + 1, "D")
+    return np.datetime64(EARLIEST_DATE, "D"), latest - np.timedelta64(1, "us")
+
+
 def _is_missing(value) -> bool:
     return value is None or value is pd.NA or value is pd.NaT or (
         isinstance(value, float) and value != value)
@@ -137,7 +147,7 @@ def text_or_missing(value):
         return value if value else None
     if _is_missing(value):
         return None
-    if isinstance(value, (list, dict, set, tuple)):
+    if isinstance(value, _LIST_TYPES):
         return _NO_VALUE
     return str(value)
 
@@ -247,12 +257,17 @@ def _coerce_bool(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return truth, missing, bad
 
 
-def _coerce_time(raw: pd.Series, is_date: bool) -> tuple[np.ndarray, np.ndarray]:
+def _coerce_time(raw: pd.Series, column: Column
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(datetime64[ns] values, wrong-type mask, outside-the-window mask).
+
+    The window is checked in the parsed values' own unit, before the conversion to
+    nanoseconds, which would silently wrap years outside 1677-2262 (year 1 became 1754)."""
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
         series = raw
         if getattr(series.dt, "tz", None) is not None:
             series = series.dt.tz_convert("UTC").dt.tz_localize(None)
-        times = series.to_numpy("datetime64[ns]")
+        times = series.to_numpy()
         bad = np.zeros(len(raw), dtype=bool)
     else:
         texts = [text_or_missing(v) if isinstance(v, str) else
@@ -263,13 +278,16 @@ def _coerce_time(raw: pd.Series, is_date: bool) -> tuple[np.ndarray, np.ndarray]
         if times is None:
             parsed = pd.to_datetime(present, errors="coerce", utc=True, format="ISO8601")
             # A copy: without a unit conversion pandas hands out its read-only buffer.
-            times = parsed.tz_localize(None).to_numpy("datetime64[ns]", copy=True)
+            times = parsed.tz_localize(None).to_numpy(copy=True)
         bad |= np.fromiter((isinstance(v, str) for v in texts), dtype=bool,
                            count=len(texts)) & np.isnat(times)
-        times[bad] = np.datetime64("NaT")
-    if is_date:
+    earliest, latest = time_window(column)
+    with np.errstate(invalid="ignore"):
+        outside = ~np.isnat(times) & ~bad & ((times < earliest) | (times > latest))
+    times = np.where(bad | outside, np.datetime64("NaT"), times).astype("datetime64[ns]")
+    if column.type == "date":
         times = times.astype("datetime64[D]").astype("datetime64[ns]")
-    return times, bad
+    return times, bad, outside
 
 
 # Dates and timestamps without a UTC offset, in the forms numpy parses exactly like pandas'
@@ -299,6 +317,7 @@ def _coerce_column(table: Table, column: Column, raw: pd.Series, collect: _Colle
     serve the uniqueness and reference checks of small tables without pandas."""
     values = raw.to_numpy(object) if column.type in ("str", "bool") or raw.dtype.kind == "O" \
         else raw.to_numpy()
+    outside = None
     if column.type == "str":
         out, bad = _coerce_str(values)
         missing = np.fromiter((v is None for v in out), dtype=bool, count=len(out))
@@ -306,32 +325,41 @@ def _coerce_column(table: Table, column: Column, raw: pd.Series, collect: _Colle
         out, bad = _coerce_number(values, values.dtype)
         if column.type == "int":
             bad |= np.isfinite(out) & (np.mod(np.nan_to_num(out), 1) != 0)
-            # Beyond 2**53 a float no longer holds every integer, and int64 overflows at 2**63.
-            bad |= np.abs(np.nan_to_num(out)) > MAX_EXACT_NUMBER
         out[bad] = np.nan
         missing = np.isnan(out) & ~bad
     elif column.type == "bool":
         out, missing, bad = _coerce_bool(values)
         missing = missing & ~bad
     else:
-        out, bad = _coerce_time(raw, is_date=column.type == "date")
-        missing = np.isnat(out) & ~bad
+        out, bad, outside = _coerce_time(raw, column)
+        missing = np.isnat(out) & ~bad & ~outside
     if bad.any():
-        collect.add_rows(table.name, column.name, bad, raw, "wrong type",
+        listed = bad & _list_valued(values, bad)
+        collect.add_rows(table.name, column.name, listed, raw,
+                         "a list in a cell", "one value per cell: " + _expected_text(column))
+        collect.add_rows(table.name, column.name, bad & ~listed, raw, "wrong type",
                          _expected_text(column))
+    if outside is not None and outside.any():
+        earliest, latest = time_window(column)
+        collect.add_rows(table.name, column.name, outside, raw,
+                         "implausible date", f"between {earliest} and "
+                         f"{latest.astype('datetime64[D]')} (the day of validation plus "
+                         f"{column.days_ahead} day(s))")
     if not column.nullable and missing.any():
         collect.add_rows(table.name, column.name, missing, None, "missing value",
                          _expected_text(column))
     if column.type in ("int", "float"):
+        # Beyond 2**53 a float no longer holds every integer (and int64 overflows at 2**63).
+        beyond = _beyond_exact(values, out) & ~bad
         with np.errstate(invalid="ignore"):
-            out_of_range = np.abs(out) > MAX_EXACT_NUMBER
+            out_of_range = beyond.copy()
             if column.min_value is not None:
                 out_of_range |= out < column.min_value
             if column.max_value is not None:
                 out_of_range |= out > column.max_value
         if out_of_range.any():
             what = "negative value" if column.min_value == 0 and column.max_value is None \
-                else "value out of range"
+                and not beyond.any() else "value out of range"
             collect.add_rows(table.name, column.name, out_of_range, raw, what,
                              _expected_text(column))
     if column.allowed is not None:
@@ -345,6 +373,34 @@ def _coerce_column(table: Table, column: Column, raw: pd.Series, collect: _Colle
         out = np.array([None if u else v for v, u in zip(lowered, unknown, strict=True)],
                        dtype=object)
     return _typed_array(column, out, bad | missing), out
+
+
+def _list_valued(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """True where `values` holds a list-like (only `rows` are looked at)."""
+    out = np.zeros(len(values), dtype=bool)
+    if values.dtype == object:
+        for row in np.flatnonzero(rows):
+            out[row] = isinstance(values[row], _LIST_TYPES)
+    return out
+
+
+def _beyond_exact(values: np.ndarray, numbers: np.ndarray) -> np.ndarray:
+    """True where a number is beyond 2**53 in absolute value, judged on the exact input: an
+    integer or digit text just above 2**53 rounds to 2**53 as a float64."""
+    with np.errstate(invalid="ignore"):
+        beyond = np.abs(numbers) > MAX_EXACT_NUMBER
+        edge = np.abs(numbers) == MAX_EXACT_NUMBER
+    if values.dtype.kind in "iu":
+        return np.abs(values.astype("int64")) > MAX_EXACT_NUMBER if values.dtype.kind == "i" \
+            else values > MAX_EXACT_NUMBER
+    for row in np.flatnonzero(edge):
+        value = values[row]
+        try:
+            exact = int(value.strip()) if isinstance(value, str) else int(value)
+        except (ValueError, OverflowError, TypeError):
+            continue  # "9.007199254740992e15" and the like: the float is what was given
+        beyond[row] = abs(exact) > MAX_EXACT_NUMBER
+    return beyond
 
 
 # pandas' default string dtype; when it is Arrow-backed, its arrays are built from an Arrow
@@ -467,8 +523,16 @@ def coerce_table(table: Table, raw: pd.DataFrame, collect: _Collector,
     # Each input column is fetched once; rows are handled by position (a problem's rows are
     # positions), so the input's index does not matter and is not reset.
     by_name: dict[str, pd.Series] = {}
+    repeated: dict[str, int] = {}
     for label, series in raw.items():
-        by_name.setdefault(str(label).strip(), series)
+        name = str(label).strip()
+        if name in by_name:
+            repeated[name] = repeated.get(name, 1) + 1
+        by_name.setdefault(name, series)
+    for name, count in repeated.items():
+        if name in table.column_by_name:
+            collect.add(table.name, f"duplicate column: the name appears {count} times",
+                        column=name, expected="each column once")
     plain = {} if plain is None else plain
     out = {}
     for column in table.columns:
@@ -495,10 +559,12 @@ def _all_missing_plain(column: Column, length: int) -> np.ndarray:
     return np.full(length, None, dtype=object)
 
 
-def validate_table(name: str, raw: pd.DataFrame) -> pd.DataFrame:
+def validate_table(name: str, raw: pd.DataFrame, min_rows: int = 0) -> pd.DataFrame:
     """One contract table coerced and checked on its own (no references to other tables);
-    raises ContractError listing every problem."""
+    raises ContractError listing every problem (also when it has fewer than `min_rows`)."""
     collect = _Collector()
+    if len(raw) < min_rows:
+        collect.add(name, f"{len(raw)} data row(s)", expected=f"at least {min_rows} row(s)")
     typed = coerce_table(TABLES[name], raw, collect)
     if collect.problems:
         raise ContractError(collect.problems)
