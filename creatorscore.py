@@ -1,10 +1,13 @@
 """The `creatorscore` command line: one entry point; each package contributes its commands."""
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 
 import typer
+
+from store.cli_errors import VERBOSE_VARIABLE, user_errors
 
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 
@@ -27,6 +30,28 @@ for module_name in ("data.cli", "training.cli", "serving.cli"):
             raise
         continue
     module.register(app)
+
+
+def _handled(command):
+    """The command run inside the one error handler (store.cli_errors.user_errors)."""
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        with user_errors():
+            return command(*args, **kwargs)
+    return run
+
+
+for info in app.registered_commands:
+    info.callback = _handled(info.callback)
+
+
+@app.callback()
+def main(verbose: bool = typer.Option(False, "--verbose",
+                                      help="On an error, show the traceback and MLflow's logs."),
+         ) -> None:
+    """Explainable, self-hostable scoring of influencer-marketing creators."""
+    if verbose:
+        os.environ[VERBOSE_VARIABLE] = "1"
 
 
 if __name__ == "__main__":

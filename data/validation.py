@@ -577,7 +577,8 @@ AUDITED_ACCOUNTS_CREATOR = "(audited accounts)"
 def validate_accounts(raw: pd.DataFrame) -> pd.DataFrame:
     """Follower accounts to audit, checked by the contract's audience_sample rules (every bad
     value reported with its column and 1-based row) with creator_id optional: an account
-    without one is checked as if it had one. The columns are those given, in their order,
+    without one is checked as if it had one. At least one account: an audit of nothing is
+    refused, not answered with an empty result. The columns are those given, in their order,
     contract columns typed."""
     if "creator_id" in raw.columns:
         given = raw["creator_id"].astype(object).to_numpy()
@@ -587,7 +588,7 @@ def validate_accounts(raw: pd.DataFrame) -> pd.DataFrame:
     else:
         blank = np.ones(len(raw), dtype=bool)
         checked = raw.assign(creator_id=AUDITED_ACCOUNTS_CREATOR)
-    typed = validate_table("audience_sample", checked)
+    typed = validate_table("audience_sample", checked, min_rows=1)
     out = raw.copy()
     for column in raw.columns:
         if column in typed.columns:

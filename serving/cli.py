@@ -6,6 +6,7 @@ campaign's shortlist under a budget as CSV, HTML or PDF, the page's without a se
 never from training code."""
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from pathlib import Path
@@ -15,7 +16,7 @@ import typer
 
 from data.cli import load_dataset_or_exit
 from data.io import write_frame
-from data.loader import load_dataset
+from data.loader import load_dataset, read_table_file
 from data.validation import validate_accounts
 from features import FeaturePipeline, build_feature_frames
 from models.bundle import CHUNK_CREATORS
@@ -29,7 +30,9 @@ from store.cli_errors import check_out, console, percent, user_errors
 def serve(
     port: int = typer.Option(DEFAULT_PORT, "--port", min=1, max=65535,
                              help="Port to listen on."),
-    host: str = typer.Option("0.0.0.0", "--host", help="Address to bind (0.0.0.0: all)."),
+    host: str = typer.Option("127.0.0.1", "--host",
+                             help="Address to bind: this machine only by default; 0.0.0.0 "
+                             "listens on every interface (set CREATORSCORE_API_KEY then)."),
     workers: int = typer.Option(None, "--workers", min=1,
                                 help="Worker processes (each loads the champion once); "
                                      "default CREATORSCORE_WORKERS, else one per core."),
@@ -58,10 +61,10 @@ def serve(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
 
-    if registry.get_alias("champion", config.tracking_uri) is None:
-        typer.echo("error: the MLflow store has no champion model; run `creatorscore train` "
-                   "first (or set MLFLOW_TRACKING_URI to the store that has one)", err=True)
-        raise typer.Exit(1)
+    # Load and verify the champion here, before any port is bound: a missing or damaged model
+    # is one line and exit 1, not a worker crash-looping behind a port that never answers.
+    with user_errors(), console.status("Loading and verifying the champion model..."):
+        _, info = registry.load_champion(config.tracking_uri)
 
     # The service module builds the BentoML service at import (seconds, and BentoML's
     # configuration): imported only when serving, not for every command of the CLI.
@@ -69,10 +72,20 @@ def serve(
 
     from serving.service import CreatorScore
 
-    typer.echo(f"creatorscore: serving on http://{host}:{port} "
+    if not config.api_key and not _is_loopback(host):
+        typer.echo(f"warning: listening on {host} without an API key: anyone who can reach "
+                   "this machine can use the service; set CREATORSCORE_API_KEY", err=True)
+    typer.echo(f"creatorscore: serving {info.model_version} on http://{host}:{port} "
                f"(API key {'required' if config.api_key else 'not required'}); "
                f"the brand manager's page: http://{host}:{port}/app/")
     bentoml.serve(CreatorScore, host=host, port=port, blocking=True)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def example_body(tables: dict, campaign_id: str | None = None, n_creators: int = 3) -> dict:
@@ -217,7 +230,7 @@ def read_accounts(path: Path) -> pd.DataFrame:
     (`data.validation.validate_accounts`, the one /audit_followers uses)."""
     if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")
-    return validate_accounts(pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""]))
+    return validate_accounts(read_table_file(path))
 
 
 def features(

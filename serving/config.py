@@ -9,13 +9,19 @@
 | CREATORSCORE_MAX_ROWS_PER_CREATOR | 5000 | rows per creator of follower_history, |
 |   |   | audience_sample and comments |
 | CREATORSCORE_MAX_ACCOUNTS | 20000 | accounts per /audit_followers request |
-| CREATORSCORE_MAX_BODY_BYTES | 67108864 | request body size (64 MiB) |
+| CREATORSCORE_MAX_BODY_BYTES | 16777216 | request body size (16 MiB; see the memory |
+|   |   | budget in serving/README.md) |
 | CREATORSCORE_MAX_TOP_K | 100 | explained candidates per /rank request |
 | CREATORSCORE_FEATURE_CACHE_ROWS | 50000 | creator feature rows remembered (~1 KiB each; |
 |   |   | serving/feature_cache.py) |
 | CREATORSCORE_REQUEST_CACHE_SIZE | 32 | validated requests remembered with their features |
 | CREATORSCORE_WORKERS | cores | worker processes of `serve` (each loads the champion) |
 | CREATORSCORE_COMPILE_TREES | 1 | compile the follower classifier (models/compiled.py) |
+| CREATORSCORE_MAX_CONCURRENT | 2 | scoring requests running at once per worker |
+| CREATORSCORE_MAX_QUEUED | 16 | scoring requests waiting per worker; beyond: |
+|   |   | 503 with Retry-After (serving/admission.py) |
+| CREATORSCORE_RELOAD_INTERVAL | 30 | seconds between checks of the registry's champion |
+|   |   | alias; a new champion is loaded and swapped in (0: never) |
 | MLFLOW_TRACKING_URI | repo-local store | where the champion model is loaded from |
 
 A limit exceeded is answered with 413 and the field path of the offending list.
@@ -36,6 +42,8 @@ LIMIT_VARIABLES = {
     "max_accounts": "CREATORSCORE_MAX_ACCOUNTS",
     "max_body_bytes": "CREATORSCORE_MAX_BODY_BYTES",
     "max_top_k": "CREATORSCORE_MAX_TOP_K",
+    "max_concurrent": "CREATORSCORE_MAX_CONCURRENT",
+    "max_queued": "CREATORSCORE_MAX_QUEUED",
 }
 # The caches' bounds: field name -> environment variable (not request limits: not in `limits`).
 CACHE_VARIABLES = {
@@ -79,11 +87,14 @@ class ServingConfig:
     max_posts_per_creator: int = 500
     max_rows_per_creator: int = 5_000
     max_accounts: int = 20_000
-    max_body_bytes: int = 64 * 1024 * 1024
+    max_body_bytes: int = 16 * 1024 * 1024
     max_top_k: int = DEFAULT_MAX_TOP_K
     feature_cache_rows: int = 50_000
     request_cache_size: int = 32
+    max_concurrent: int = 2
+    max_queued: int = 16
     tracking_uri: str | None = None
+    reload_interval_s: float = 30.0
 
     @property
     def limits(self) -> dict[str, int]:
@@ -100,4 +111,13 @@ class ServingConfig:
             values[name] = _positive_int(variable, raw)
         api_key = env.get("CREATORSCORE_API_KEY", "").strip()
         tracking_uri = env.get("MLFLOW_TRACKING_URI", "").strip()
+        raw = env.get("CREATORSCORE_RELOAD_INTERVAL", "").strip()
+        if raw:
+            try:
+                values["reload_interval_s"] = float(raw)
+            except ValueError:
+                raise ConfigError(f"CREATORSCORE_RELOAD_INTERVAL={raw!r}: expected a number "
+                                  "of seconds") from None
+            if not values["reload_interval_s"] >= 0:
+                raise ConfigError(f"CREATORSCORE_RELOAD_INTERVAL={raw!r}: expected >= 0")
         return cls(api_key=api_key or None, tracking_uri=tracking_uri or None, **values)

@@ -23,7 +23,9 @@ from starlette.requests import Request  # noqa: E402
 from starlette.responses import JSONResponse, Response  # noqa: E402
 from starlette.routing import Route  # noqa: E402
 
+from serving.admission import AdmissionMiddleware  # noqa: E402
 from serving.app import BASE_PATH, create_app  # noqa: E402
+from serving.champion_watch import ChampionWatch  # noqa: E402
 from serving.config import DEFAULT_PORT, ServingConfig, default_workers  # noqa: E402
 from serving.engine import ScoringEngine, load_engine  # noqa: E402
 from serving.errors import RequestError  # noqa: E402
@@ -69,19 +71,24 @@ def _count_cache_lookup(cache: str, hits: int, misses: int) -> None:
         _cache_lookups.labels(cache=cache, outcome="miss").inc(misses)
 
 
-def _answer(call):
+def _answer(call, headers: dict[str, str] | None = None):
     """Run an engine call; a RequestError becomes its 4xx JSON answer.
 
     The engine's `*_payload` answers are plain dicts of the response models' shape (see
     serving.engine), encoded here in one pass in Rust: validating them into the response
-    models first and dumping those would cost as much again as building them."""
+    models first and dumping those would cost as much again as building them. `headers` say
+    which model answered (every answer, errors included)."""
     try:
         payload = call()
     except RequestError as error:
-        return JSONResponse(error.body(), status_code=error.status)
+        return JSONResponse(error.body(), status_code=error.status, headers=headers)
     if isinstance(payload, dict):
-        return Response(to_json(payload), media_type="application/json")
-    return payload
+        return Response(to_json(payload), media_type="application/json", headers=headers)
+    return JSONResponse(payload.model_dump(mode="json"), headers=headers)
+
+
+MODEL_VERSION_HEADER = "X-Model-Version"
+CURRENT_CHAMPION_HEADER = "X-Registry-Champion"
 
 
 @bentoml.service(
@@ -98,6 +105,17 @@ class CreatorScore:
         self.engine: ScoringEngine | None = None
         self.engine = load_engine(config, cache_observer=_count_cache_lookup)
         logger.info("creatorscore service ready: %s", self.engine.provenance["model_version"])
+        self.watch = ChampionWatch(config.tracking_uri, str(self.engine.version),
+                                   config.reload_interval_s, lambda: load_engine(config),
+                                   self._swap).start()
+
+    def _swap(self, engine: ScoringEngine) -> None:
+        self.engine = engine  # one assignment: running requests keep the engine they read
+
+    def _headers(self, engine: ScoringEngine) -> dict[str, str]:
+        return {MODEL_VERSION_HEADER: engine.provenance["model_version"],
+                CURRENT_CHAMPION_HEADER: "current" if self.watch.is_current else
+                f"stale (the registry's champion is version {self.watch.registry_version})"}
 
     def __is_ready__(self) -> bool:
         return self.engine is not None
@@ -113,8 +131,10 @@ class CreatorScore:
     ) -> ScoreResponse:
         """Score 1..N creators (contract records); with a campaign, their expected conversions,
         revenue and ROI. `explain` adds each model's top `top_n` contributions."""
-        return _answer(lambda: self.engine.score_payload(creators, campaign, collaborations,
-                                                 explain=explain, top_n=top_n))
+        engine = self.engine
+        return _answer(lambda: engine.score_payload(creators, campaign, collaborations,
+                                                    explain=explain, top_n=top_n),
+                       self._headers(engine))
 
     @bentoml.api(route="/rank")
     def rank(
@@ -129,20 +149,23 @@ class CreatorScore:
     ) -> RankResponse:
         """Rank candidates for a campaign by `objective`, choose the best selection within
         `budget` (see serving.ranking) and explain the `top_k` best candidates."""
-        return _answer(lambda: self.engine.rank_payload(
+        engine = self.engine
+        return _answer(lambda: engine.rank_payload(
             creators, campaign, collaborations, budget=budget, top_k=top_k,
-            objective=objective, top_n=top_n))
+            objective=objective, top_n=top_n), self._headers(engine))
 
     @bentoml.api(route="/audit_followers")
     def audit_followers(self, accounts: list[AudienceAccount]) -> AuditResponse:  # type: ignore[valid-type]
         """Per follower account: probability of being fake and audience class; the sample's
         fake share with its interval."""
-        return _answer(lambda: self.engine.audit_payload(accounts))
+        engine = self.engine
+        return _answer(lambda: engine.audit_payload(accounts), self._headers(engine))
 
     @bentoml.api(route="/model_info")
     def model_info(self) -> ModelInfo:
         """Model names and versions, training metrics, and the feature documentation."""
-        return _answer(self.engine.model_info)
+        engine = self.engine
+        return _answer(engine.model_info, self._headers(engine))
 
 
 async def _model_info_get(request: Request) -> JSONResponse:
@@ -152,7 +175,8 @@ async def _model_info_get(request: Request) -> JSONResponse:
     if engine is None:
         return JSONResponse({"error": "models are not loaded yet", "detail": []},
                             status_code=503)
-    return JSONResponse(engine.model_info().model_dump(mode="json"))
+    return JSONResponse(engine.model_info().model_dump(mode="json"),
+                        headers=service._headers(engine))
 
 
 CreatorScore.mount_asgi_app(
@@ -161,4 +185,6 @@ CreatorScore.mount_asgi_app(
 CreatorScore.mount_asgi_app(
     Starlette(routes=[Route("/model_info", _model_info_get, methods=["GET"])]), path="/",
     name="model_info_get")
+# Admission first (outermost): a request waiting for a slot has not had its body read yet.
+CreatorScore.add_asgi_middleware(AdmissionMiddleware)
 CreatorScore.add_asgi_middleware(GuardMiddleware)

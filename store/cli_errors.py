@@ -1,12 +1,21 @@
-"""The errors a command meets reading data and the model store, as one-line messages.
+"""The errors a command meets, as one-line messages.
 
-Every command of `creatorscore` that reads a dataset or the store runs inside `user_errors`, so
-a user sees the contract report or a clear message with exit code 1, never a stack trace.
+Every command of `creatorscore` runs inside `user_errors` (the entry point wraps each one, see
+creatorscore.py), so a user sees the contract report or a one-line message with exit code 1,
+never a stack trace: contract problems, the model store (missing or damaged champion, MLflow),
+the file system (missing, a directory where a file is expected, read-only, disk full) and
+anything unexpected. `creatorscore --verbose ...` (or CREATORSCORE_VERBOSE=1) adds the
+traceback and MLflow's own logs.
 """
 from __future__ import annotations
 
 import contextlib
+import errno
+import logging
 import math
+import os
+import pickle
+import traceback
 from pathlib import Path
 
 import typer
@@ -20,26 +29,91 @@ from store.registry import RegistryError
 from store.tracking import quiet_mlflow
 
 console = Console(log_path=False)
+VERBOSE_VARIABLE = "CREATORSCORE_VERBOSE"
+
+
+def verbose() -> bool:
+    return os.environ.get(VERBOSE_VARIABLE, "").strip().lower() in ("1", "true", "yes")
+
+
+def _fail(message: str, error: BaseException | None = None) -> typer.Exit:
+    """Print the one-line message (and the traceback when verbose); the Exit to raise."""
+    console.print(f"[red bold]Error:[/red bold] {message}", highlight=False, soft_wrap=True)
+    if error is not None:
+        if verbose():
+            console.print("".join(traceback.format_exception(error)), markup=False,
+                          highlight=False)
+        else:
+            console.print("(run `creatorscore --verbose ...` for details)", style="dim")
+    return typer.Exit(1)
+
+
+def os_error_message(error: OSError) -> str:
+    """One line for a file-system error, naming the file and what was expected."""
+    where = f"{error.filename}: " if error.filename else ""
+    if isinstance(error, IsADirectoryError):
+        return f"{where}is a directory; expected a file"
+    if isinstance(error, NotADirectoryError):
+        return f"{where}a part of this path is a file; expected a directory"
+    if isinstance(error, FileExistsError):
+        return f"{where}exists and is not a directory; expected a directory there"
+    if isinstance(error, FileNotFoundError):
+        return f"{where}no such file or directory"
+    if isinstance(error, PermissionError) or error.errno == errno.EROFS:
+        return f"{where}not writable or not readable ({error.strerror or error})"
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"{where}the disk is full ({error.strerror}); free space and run again"
+    return f"{where}{error.strerror or error}"
+
+
+def _root_os_error(error: BaseException) -> OSError | None:
+    """The OSError behind `error` (MLflow wraps them), if any."""
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, OSError):
+            return error
+        error = error.__cause__ or error.__context__
+        seen += 1
+    return None
 
 
 @contextlib.contextmanager
 def user_errors():
-    """Turn the errors a user can cause into a message and exit code 1."""
+    """Turn every error a command can meet into a one-line message and exit code 1."""
     quiet_mlflow()
+    if not verbose():
+        # MLflow logs its own tracebacks before raising (hundreds of lines on a full disk).
+        for name in ("mlflow", "alembic", "sqlalchemy"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
         yield
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
     except ContractError as error:
         print_contract_report(error)
         raise typer.Exit(1) from None
     except RegistryError as error:
-        console.print(f"[red bold]{error}[/red bold]")
-        raise typer.Exit(1) from None
+        cause = _root_os_error(error)
+        raise _fail(f"{error}" + (f" ({os_error_message(cause)})" if cause else ""),
+                    error) from None
     except MlflowException as error:
-        console.print(f"[red bold]MLflow error:[/red bold] {error.message}", markup=True)
-        raise typer.Exit(1) from None
-    except (ValueError, FileNotFoundError, KeyError, RuntimeError) as error:
-        console.print(f"[red bold]Error:[/red bold] {error}", highlight=False)
-        raise typer.Exit(1) from None
+        cause = _root_os_error(error)
+        message = os_error_message(cause) if cause else error.message.splitlines()[0]
+        raise _fail(f"MLflow store: {message}", error) from None
+    except OSError as error:
+        raise _fail(os_error_message(error), error) from None
+    except (pickle.UnpicklingError, EOFError) as error:
+        raise _fail(f"a stored file is damaged ({type(error).__name__}: {error})",
+                    error) from None
+    except MemoryError as error:
+        raise _fail("out of memory; use a smaller input or a machine with more memory",
+                    error) from None
+    except (ValueError, KeyError, RuntimeError) as error:
+        raise _fail(str(error), error) from None
+    except Exception as error:  # noqa: BLE001 - the last resort: never a traceback to the user
+        cause = _root_os_error(error)
+        raise _fail(os_error_message(cause) if cause else
+                    f"unexpected {type(error).__name__}: {error}", error) from None
 
 
 def check_out(out: Path) -> None:

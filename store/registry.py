@@ -15,6 +15,7 @@ pointing at a half-registered model.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import pickle
 import tempfile
@@ -28,12 +29,15 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
+from store.locking import store_lock
 from store.tracking import configure_tracking
 
 MODEL_NAME = "creatorscore"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 HISTORY_TAG = "champion_history"
+CHECKSUM_TAG = "bundle_sha256"  # sha256 of the pickled bundle, recorded at registration
+BUNDLE_FILE = "bundle.pkl"
 _HISTORY_LIMIT = 40  # keeps the JSON tag well under MLflow's tag length limit
 
 
@@ -79,7 +83,7 @@ def log_bundle(bundle, input_example: pd.DataFrame, name: str = "model"):
     example = input_example.astype("float64")
     signature = infer_signature(example, bundle.predict_matrix(example))
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bundle.pkl"
+        path = Path(tmp) / BUNDLE_FILE
         with open(path, "wb") as handle:
             pickle.dump(bundle, handle, protocol=pickle.HIGHEST_PROTOCOL)
         # Explicit requirements: inferring them would re-import the model in a subprocess.
@@ -109,8 +113,11 @@ def register(model_uri: str, run_id: str | None, tags: dict[str, str] | None = N
         client.create_registered_model(
             MODEL_NAME, description="creatorscore ScoringBundle: feature pipeline, follower-"
             "account classifier, fake-follower risk and conversion models.")
+    tags = {k: str(v) for k, v in (tags or {}).items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        tags[CHECKSUM_TAG] = _sha256(_bundle_file(_download(model_uri, tmp)))
     created = client.create_model_version(MODEL_NAME, source=model_uri, run_id=run_id,
-                                          tags={k: str(v) for k, v in (tags or {}).items()})
+                                          tags=tags)
     return _info(client.get_model_version(MODEL_NAME, created.version))
 
 
@@ -156,6 +163,12 @@ def _write_history(client, history: list[dict]) -> None:
                                     json.dumps(history[-_HISTORY_LIMIT:]))
 
 
+def tag_version(version: str, tags: dict[str, str], tracking_uri: str | None = None) -> None:
+    client = _client(tracking_uri)
+    for key, value in tags.items():
+        client.set_model_version_tag(MODEL_NAME, str(version), key, str(value))
+
+
 def set_challenger(version: str, tracking_uri: str | None = None) -> VersionInfo:
     client = _client(tracking_uri)
     _get_version(client, version)
@@ -164,49 +177,123 @@ def set_challenger(version: str, tracking_uri: str | None = None) -> VersionInfo
     return _get_version(client, version)
 
 
-def promote(version: str, reason: str = "manual", tracking_uri: str | None = None) -> VersionInfo:
-    """Make `version` the champion and push it on the champion history."""
+class ChampionChanged(RegistryError):
+    """A compare-and-set promotion found another champion than the one it compared against."""
+
+    def __init__(self, expected: str | None, current: VersionInfo | None) -> None:
+        self.expected, self.current = expected, current
+        super().__init__(f"the champion is now version "
+                         f"{current.version if current else None}, not {expected}")
+
+
+def _reconciled(history: list[dict], champion: VersionInfo | None) -> list[dict]:
+    """The history made consistent with the champion alias.
+
+    The history is written before the alias moves, so a promotion killed in between leaves
+    entries above the real champion: they never took effect and are dropped. A champion the
+    history does not know (alias moved outside these commands) is recorded as observed."""
+    if champion is None:
+        return history
+    versions = [entry["version"] for entry in history]
+    if champion.version in versions:
+        last = len(versions) - 1 - versions[::-1].index(champion.version)
+        return history[:last + 1]
+    return [*history, {"version": champion.version, "at": _now(), "reason": "observed"}]
+
+
+def promote(version: str, reason: str = "manual", tracking_uri: str | None = None,
+            if_champion: str | None = None) -> VersionInfo:
+    """Make `version` the champion and push it on the champion history.
+
+    Done under the store's lock. With `if_champion` (compare-and-set), only when the champion
+    is still that version; else ChampionChanged is raised and nothing moves."""
     client = _client(tracking_uri)
     _get_version(client, version)
     version = str(version)
-    previous = _get_alias(client, CHAMPION)
-    if previous is not None and previous.version == version:
-        return previous
-    history = _history(client)
-    if previous is not None and (not history or history[-1]["version"] != previous.version):
-        # The champion alias was moved outside these commands: record it so rollback works.
-        history.append({"version": previous.version, "at": _now(), "reason": "observed"})
-    history.append({"version": version, "at": _now(), "reason": reason})
-    client.set_model_version_tag(MODEL_NAME, version, "promoted_at", _now())
-    client.set_model_version_tag(MODEL_NAME, version, "promotion_reason", reason)
-    client.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
-    _write_history(client, history)
+    with store_lock(tracking_uri):
+        previous = _get_alias(client, CHAMPION)
+        if if_champion is not None and (previous is None or previous.version != if_champion):
+            raise ChampionChanged(if_champion, previous)
+        if previous is not None and previous.version == version:
+            return previous
+        history = _reconciled(_history(client), previous)
+        history.append({"version": version, "at": _now(), "reason": reason})
+        # History and tags first, the alias last: a kill in between leaves the old champion
+        # serving and an entry that `_reconciled` drops.
+        _write_history(client, history)
+        client.set_model_version_tag(MODEL_NAME, version, "promoted_at", _now())
+        client.set_model_version_tag(MODEL_NAME, version, "promotion_reason", reason)
+        client.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
     return _get_version(client, version)
 
 
 def rollback(tracking_uri: str | None = None) -> tuple[VersionInfo, VersionInfo]:
     """Return the champion alias to the previous champion; returns (old, restored)."""
     client = _client(tracking_uri)
-    current = _get_alias(client, CHAMPION)
-    if current is None:
-        raise RegistryError("there is no champion to roll back; run `creatorscore train` first")
-    history = _history(client)
-    while history and history[-1]["version"] == current.version:
-        history.pop()
-    if not history:
-        raise RegistryError(
-            f"champion version {current.version} has no previous champion to roll back to")
-    previous = _get_version(client, history[-1]["version"])
-    client.set_model_version_tag(MODEL_NAME, current.version, "rolled_back_at", _now())
-    client.set_registered_model_alias(MODEL_NAME, CHAMPION, previous.version)
-    history[-1] = {**history[-1], "restored_at": _now()}
-    _write_history(client, history)
+    with store_lock(tracking_uri):
+        current = _get_alias(client, CHAMPION)
+        if current is None:
+            raise RegistryError("there is no champion to roll back; run `creatorscore train` "
+                                "first")
+        history = _reconciled(_history(client), current)
+        while history and history[-1]["version"] == current.version:
+            history.pop()
+        if not history:
+            raise RegistryError(
+                f"champion version {current.version} has no previous champion to roll back to")
+        previous = _get_version(client, history[-1]["version"])
+        history[-1] = {**history[-1], "restored_at": _now()}
+        _write_history(client, history)
+        client.set_model_version_tag(MODEL_NAME, current.version, "rolled_back_at", _now())
+        client.set_registered_model_alias(MODEL_NAME, CHAMPION, previous.version)
     return current, _get_version(client, previous.version)
 
 
+def _download(model_uri: str, directory: str) -> Path:
+    """The model's files copied into `directory` (never written beside the store's copy)."""
+    return Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=directory))
+
+
+def _bundle_file(model_dir: Path) -> Path:
+    found = sorted(model_dir.rglob(BUNDLE_FILE))
+    if not found:
+        raise RegistryError(f"the model files have no {BUNDLE_FILE}")
+    return found[0]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _load(info: VersionInfo):
-    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{info.version}")
-    bundle = model.unwrap_python_model().bundle
+    """The version's bundle, loaded from a temporary copy of its files after checking them
+    against the checksum recorded at registration: loading never writes into the store (a
+    read-only store works) and a damaged or missing file is a RegistryError naming it."""
+    what = f"model {info.model_version}"
+    try:
+        with tempfile.TemporaryDirectory(prefix="creatorscore-model-") as tmp:
+            model_dir = _download(f"models:/{MODEL_NAME}/{info.version}", tmp)
+            bundle_file = _bundle_file(model_dir)
+            expected = info.tags.get(CHECKSUM_TAG)
+            if expected is not None and _sha256(bundle_file) != expected:
+                raise RegistryError(f"{what} is damaged: {BUNDLE_FILE} does not match the "
+                                    "checksum recorded at registration")
+            model = mlflow.pyfunc.load_model(str(model_dir))
+            bundle = model.unwrap_python_model().bundle
+    except RegistryError as error:
+        if what in str(error):
+            raise
+        raise RegistryError(f"{what} cannot be loaded: {error}") from error
+    except MlflowException as error:
+        raise RegistryError(f"{what} cannot be loaded: {error.message}") from error
+    except Exception as error:  # noqa: BLE001 - unpickling can raise anything; one message
+        raise RegistryError(f"{what} cannot be loaded ({type(error).__name__}: {error}); "
+                            "its files are damaged or were written by incompatible code"
+                            ) from error
     bundle.model_version = info.model_version
     return bundle
 

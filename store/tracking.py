@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import warnings
 from pathlib import Path
 
@@ -66,3 +67,40 @@ def quiet_mlflow() -> None:
     for logger in ("mlflow", "alembic"):
         logging.getLogger(logger).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module="mlflow")
+
+
+# Every job's run carries the process that ran it, so the next job can tell a run whose
+# process died (kill -9, power loss: MLflow never hears of it) from one still going.
+RUN_PID_TAG = "creatorscore.pid"
+RUN_HOST_TAG = "creatorscore.host"
+
+
+def job_tags() -> dict[str, str]:
+    return {RUN_PID_TAG: str(os.getpid()), RUN_HOST_TAG: socket.gethostname()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def fail_dead_runs(tracking_uri: str, experiment_id: str) -> list[str]:
+    """Mark FAILED the RUNNING runs of this machine whose process is gone; their ids."""
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    host = socket.gethostname()
+    failed = []
+    for run in client.search_runs([experiment_id], "attributes.status = 'RUNNING'"):
+        tags = run.data.tags
+        pid = tags.get(RUN_PID_TAG, "")
+        if tags.get(RUN_HOST_TAG) != host or not pid.isdigit() or _alive(int(pid)):
+            continue
+        client.set_tag(run.info.run_id, "creatorscore.failed_reason",
+                       f"process {pid} ended before the run finished")
+        client.set_terminated(run.info.run_id, status="FAILED")
+        failed.append(run.info.run_id)
+    return failed

@@ -11,6 +11,7 @@ import mlflow
 from data.loader import load_dataset
 from data.synthetic.truth import load_truth
 from store import registry, tracking
+from store.locking import store_lock
 from training.promotion import Comparison, compare_on_holdout
 from training.protocol import Progress, TrainConfig, TrainResult, no_progress, train_and_evaluate
 from training.run_log import log_training_run
@@ -32,20 +33,23 @@ def run_train(data_dir, config: TrainConfig | None = None, tracking_uri: str | N
     the first registered version becomes champion (aliases move only after success)."""
     uri = tracking.configure_tracking(tracking_uri)
     experiment_id = tracking.ensure_experiment(uri)
+    _close_dead_runs(uri, experiment_id, progress)
     progress("loading and validating the dataset")
     ds = load_dataset(data_dir)
     truth = load_truth(data_dir)
     result = train_and_evaluate(ds, config, truth, follower_classifier, follower_info, progress)
     progress("logging the run to MLflow")
-    with mlflow.start_run(experiment_id=experiment_id, run_name="train") as run:
+    with mlflow.start_run(experiment_id=experiment_id, run_name="train",
+                          tags=tracking.job_tags()) as run:
         model_info = log_training_run(result, data_dir, tags={"job": "train"},
                                                log_plots=log_plots)
     version = registry.register(model_info.model_uri, run.info.run_id,
                                 tags={"job": "train", "feature_version":
                                       result.bundle.feature_version}, tracking_uri=uri)
-    promoted = registry.get_alias(registry.CHAMPION, uri) is None
-    if promoted:
-        registry.promote(version.version, reason="first trained model", tracking_uri=uri)
+    with store_lock(uri):
+        promoted = registry.get_alias(registry.CHAMPION, uri) is None
+        if promoted:
+            registry.promote(version.version, reason="first trained model", tracking_uri=uri)
     result.bundle.model_version = version.model_version
     return RunOutcome(result, run.info.run_id, version, promoted)
 
@@ -65,6 +69,7 @@ def run_retrain(data_dir, config: TrainConfig | None = None, tracking_uri: str |
     """
     uri = tracking.configure_tracking(tracking_uri)
     experiment_id = tracking.ensure_experiment(uri)
+    _close_dead_runs(uri, experiment_id, progress)
     progress("loading the champion")
     champion, champion_info = registry.load_champion(uri)
     progress("loading and validating the dataset")
@@ -78,7 +83,8 @@ def run_retrain(data_dir, config: TrainConfig | None = None, tracking_uri: str |
                                     min_improvement, guardrails, progress)
     progress("logging the run to MLflow")
     decision = comparison.decision
-    with mlflow.start_run(experiment_id=experiment_id, run_name="retrain") as run:
+    with mlflow.start_run(experiment_id=experiment_id, run_name="retrain",
+                          tags=tracking.job_tags()) as run:
         holdout = {f"holdout_challenger_{k}": v for k, v in comparison.challenger.items()}
         holdout.update({f"holdout_champion_{k}": v for k, v in comparison.champion.items()})
         model_info = log_training_run(
@@ -91,8 +97,30 @@ def run_retrain(data_dir, config: TrainConfig | None = None, tracking_uri: str |
                                 tags={"job": "retrain", "decision": "promote" if
                                       decision.promote else "keep champion"}, tracking_uri=uri)
     registry.set_challenger(version.version, uri)
-    if decision.promote:
-        registry.promote(version.version, reason=f"retrain: {primary_metric} improved "
-                         f"{100 * decision.improvement:.2f}%", tracking_uri=uri)
+    with store_lock(uri):
+        # Compare-and-set: another retrain may have promoted while this one trained. Then the
+        # challenger is compared again with the new champion, under the lock, so the
+        # champion cannot move between that comparison and the promotion.
+        current = registry.get_alias(registry.CHAMPION, uri)
+        if decision.promote and current is not None and current.version != champion_info.version:
+            progress(f"the champion moved to version {current.version}: comparing again")
+            champion, champion_info = registry.load_champion(uri)
+            comparison = compare_on_holdout(champion, result, ds, truth, primary_metric,
+                                            min_improvement, guardrails, progress)
+            decision = comparison.decision
+        registry.tag_version(version.version, {
+            "compared_with": champion_info.version,
+            "decision": "promote" if decision.promote else "keep champion"}, uri)
+        if decision.promote:
+            registry.promote(version.version, reason=f"retrain: {primary_metric} improved "
+                             f"{100 * decision.improvement:.2f}% over version "
+                             f"{champion_info.version}", tracking_uri=uri,
+                             if_champion=champion_info.version)
     result.bundle.model_version = version.model_version
     return RunOutcome(result, run.info.run_id, version, decision.promote, comparison)
+
+
+def _close_dead_runs(uri: str, experiment_id: str, progress: Progress) -> None:
+    failed = tracking.fail_dead_runs(uri, experiment_id)
+    if failed:
+        progress(f"marked {len(failed)} run(s) of ended processes FAILED: {', '.join(failed)}")

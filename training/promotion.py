@@ -43,6 +43,7 @@ def default_guardrails(nominal_coverage: float = 0.9) -> tuple[Guardrail, ...]:
     return (
         Guardrail("conversion_interval_coverage", True, 0.03, cap=nominal_coverage),
         Guardrail("fake_share_interval_coverage", True, 0.05, cap=nominal_coverage),
+        Guardrail("fake_share_mae", False, 0.02),
         Guardrail("risk_auc", True, 0.02),
         Guardrail("ndcg_at_10", True, 0.02),
         Guardrail("poisson_deviance", False, 0.02),

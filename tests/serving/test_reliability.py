@@ -1,0 +1,150 @@
+"""Reliability of the inference commands and the service (issue 14).
+
+Finding 1: `serve` on a damaged champion exits 1 in seconds, before binding its port, and
+`score` says the same in one line. Finding 2: the file-system errors a user can cause are one
+line, never a traceback. Finding 3: the service refuses the very values the contract refuses
+in files (the two paths agree), and an empty accounts file is refused like an empty list.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from creatorscore import app
+from data.io import write_dataset
+from store import registry
+from tests.data.test_contract_bounds import BAD_CASES
+from tests.serving.helpers import campaign_with_plans, score_body
+from tests.store.test_loading import _bundle_path
+from tests.store.test_registry import _register_versions
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture()
+def damaged_champion(mlflow_store):
+    (version,) = _register_versions(mlflow_store, 1)
+    registry.promote(version)
+    path = _bundle_path(version)
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])  # a truncated copy
+    return mlflow_store
+
+
+def _assert_one_line_error(output: str) -> None:
+    assert "Traceback" not in output, output
+    errors = [line for line in output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, output
+
+
+def test_serve_exits_1_in_seconds_on_a_damaged_champion(damaged_champion):
+    port = _free_port()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": damaged_champion,
+           "BENTOML_DO_NOT_TRACK": "true", "COLUMNS": "200"}
+    started = time.monotonic()
+    try:
+        done = subprocess.run([sys.executable, "-m", "creatorscore", "serve", "--port",
+                               str(port)], cwd=REPO, env=env, capture_output=True, text=True,
+                              timeout=120)
+    except subprocess.TimeoutExpired:  # the old `serve` never exits
+        pytest.fail("`creatorscore serve` did not exit on a damaged champion")
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert time.monotonic() - started < 60
+    _assert_one_line_error(output)
+    assert "creatorscore/1 is damaged" in output and "serving on" not in output
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", port)) != 0  # the port was never bound
+
+
+def test_score_and_retrain_on_a_damaged_champion_are_one_line(damaged_champion, champion,
+                                                              tmp_path):
+    write_dataset(champion.tables, tmp_path / "world")
+    out = tmp_path / "scores.csv"
+    runner = CliRunner()
+    for args in (["score", "--data", str(tmp_path / "world"), "--out", str(out)],
+                 ["retrain", "--data", str(tmp_path / "world"), "--rounds", "5"]):
+        result = runner.invoke(app, args, env={"COLUMNS": "200"})
+        assert result.exit_code == 1, result.output
+        _assert_one_line_error(result.output)
+        assert "creatorscore/1 is damaged" in result.output
+    assert not out.exists()
+    assert registry.get_alias(registry.CHAMPION).version == "1"  # nothing registered
+    assert registry.get_alias(registry.CHALLENGER) is None
+
+
+def test_file_system_errors_are_one_line(champion, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", champion.tracking_uri)
+    write_dataset(champion.tables, tmp_path / "world")
+    (tmp_path / "existing_dir.csv").mkdir()
+    (tmp_path / "afile").write_text("x")
+    accounts = tmp_path / "accounts.csv"
+    champion.tables["audience_sample"].head(20).to_csv(accounts, index=False)
+    cases = [
+        (["score", "--data", str(tmp_path / "world"), "--out",
+          str(tmp_path / "existing_dir.csv")], "is a directory"),
+        (["score", "--data", str(tmp_path / "world"), "--out",
+          str(tmp_path / "afile" / "x.csv")], "expected a directory"),
+        (["audit-followers", str(tmp_path / "world"), "--out", str(tmp_path / "a.csv")],
+         "is a directory"),
+        (["audit-followers", str(accounts), "--out", str(tmp_path / "existing_dir.csv")],
+         "is a directory"),
+        (["features", "--data", str(tmp_path / "world"), "--out",
+          str(tmp_path / "afile" / "f.csv")], "expected a directory"),
+    ]
+    runner = CliRunner()
+    for args, message in cases:
+        result = runner.invoke(app, args, env={"COLUMNS": "300"})
+        assert result.exit_code == 1, (args, result.output)
+        _assert_one_line_error(result.output)
+        assert message in result.output, (args, result.output)
+
+
+def test_a_header_only_accounts_file_is_refused(tmp_path):
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text("followers,following,posts_count\n")
+    result = CliRunner().invoke(app, ["audit-followers", str(accounts), "--out",
+                                      str(tmp_path / "a.csv")], env={"COLUMNS": "200"})
+    assert result.exit_code == 1, result.output
+    assert "0 data row(s)" in result.output and "at least 1 row" in result.output
+    assert not (tmp_path / "a.csv").exists()
+
+
+def _typed(column: str, value: str):
+    if column in ("likes", "followers"):
+        return int(value)
+    if column in ("product_price", "cost"):
+        return float(value)
+    return value
+
+
+@pytest.mark.parametrize(("table", "column", "value", "message"), BAD_CASES)
+def test_the_service_refuses_what_the_contract_refuses(client, champion, table, column, value,
+                                                       message):
+    """The same cases as tests/data/test_contract_bounds.py, as JSON: both paths refuse."""
+    tables = champion.tables
+    campaign_id = campaign_with_plans(tables, min_plans=1)
+    planned = tables["collaborations"].loc[
+        tables["collaborations"]["campaign_id"] == campaign_id, "creator_id"].tolist()[:1]
+    body = score_body(tables, planned, campaign_id, explain=False)
+    target = {"posts": body["creators"][0]["posts"][0],
+              "creators": body["creators"][0]["profile"],
+              "campaigns": body["campaign"],
+              "collaborations": body["collaborations"][0]}[table]
+    target[column] = _typed(column, value)
+    response = client.post("/score", json=body)
+    assert response.status_code == 422, response.text
+    locs = [detail["loc"] for detail in response.json()["detail"]]
+    assert any(loc[-1] == column for loc in locs), locs

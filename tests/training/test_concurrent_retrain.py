@@ -1,0 +1,62 @@
+"""Concurrent retrains and interrupted runs (issue 14, findings 4 and 7).
+
+Two retrains on one store used to both compare against the same champion and both promote:
+the last to finish won, even when worse. Promotion is now compare-and-set under the store's
+lock: a retrain whose champion moved while it trained compares again with the new one.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import mlflow
+import pytest
+
+from store import registry, tracking
+from tests.training.small_world import fast_config, small_follower_classifier, small_world
+from tests.training.test_end_to_end import WEAK
+from training.jobs import run_retrain, run_train
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    from data.synthetic import write_world
+
+    return write_world(small_world(), tmp_path_factory.mktemp("world") / "data")
+
+
+def test_a_retrain_compares_again_when_the_champion_moved(mlflow_store, data_dir):
+    run_train(data_dir, fast_config(**WEAK), follower_classifier=small_follower_classifier(),
+              follower_info={"training_data": "synthetic (test)"}, log_plots=False)
+    others = []
+
+    def other_retrain_finishes_first(step: str) -> None:
+        # Ours has compared against version 1; another retrain of the same model finishes
+        # now and is promoted (better than the weak version 1).
+        if step == "logging the run to MLflow" and not others:
+            others.append(run_retrain(data_dir, fast_config(), log_plots=False))
+
+    ours = run_retrain(data_dir, fast_config(), log_plots=False,
+                       progress=other_retrain_finishes_first)
+    (other,) = others
+    assert other.promoted and other.version.version == "2"
+    # Against version 1 ours was better; against version 2 (the same model) it is a tie,
+    # which keeps the champion. The old code promoted it on its stale comparison.
+    assert ours.version.version == "3" and not ours.promoted
+    assert registry.get_alias(registry.CHAMPION).version == "2"
+    tags = mlflow.MlflowClient().get_model_version("creatorscore", "3").tags
+    assert tags["compared_with"] == "2" and tags["decision"] == "keep champion"
+    assert [h["version"] for h in registry.champion_history()] == ["1", "2"]
+
+
+def test_runs_of_dead_processes_are_marked_failed(mlflow_store):
+    experiment = tracking.ensure_experiment(mlflow_store)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    client = mlflow.MlflowClient()
+    orphan = client.create_run(experiment, tags={**tracking.job_tags(),
+                                                 tracking.RUN_PID_TAG: dead})
+    alive = client.create_run(experiment, tags=tracking.job_tags())  # this very process
+    assert tracking.fail_dead_runs(mlflow_store, experiment) == [orphan.info.run_id]
+    assert client.get_run(orphan.info.run_id).info.status == "FAILED"
+    assert client.get_run(alive.info.run_id).info.status == "RUNNING"
