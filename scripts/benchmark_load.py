@@ -54,13 +54,43 @@ class MemorySampler(threading.Thread):
             time.sleep(0.05)
 
 
-def _body(data_dir: Path, n_creators: int) -> bytes:
+def _records(data_dir: Path) -> list[dict]:
     from data.loader import load_dataset
     from serving.payloads import creator_records
 
     tables = load_dataset(data_dir).tables
-    ids = tables["creators"]["creator_id"].astype(str).tolist()[:n_creators]
-    return json.dumps({"creators": creator_records(tables, ids), "explain": True}).encode()
+    return creator_records(tables, tables["creators"]["creator_id"].astype(str).tolist())
+
+
+def _body(records: list[dict], n_creators: int) -> bytes:
+    return json.dumps({"creators": records[:n_creators], "explain": True}).encode()
+
+
+def _renamed(row: dict, creator_id: str, suffix: str) -> dict:
+    row = {**row, "creator_id": creator_id}
+    if "post_id" in row:  # posts and their comments
+        row["post_id"] = f"{row['post_id']}{suffix}"
+    return row
+
+
+def _largest_body(records: list[dict], max_bytes: int) -> bytes:
+    """The dataset's creators, repeated under new ids, up to just under `max_bytes`: the
+    largest request the service accepts (the worst case of the memory budget)."""
+    per_creator = len(_body(records, len(records))) / len(records)
+    n = int(0.97 * max_bytes / per_creator)
+    creators = []
+    for i in range(n):
+        record = records[i % len(records)]
+        creator_id = f"{record['profile']['creator_id']}-{i}"
+        copy = {table: [_renamed(row, creator_id, f"-{i}") for row in rows]
+                for table, rows in record.items() if isinstance(rows, list)}
+        creators.append({**record, **copy,
+                         "profile": {**record["profile"], "creator_id": creator_id}})
+    body = json.dumps({"creators": creators, "explain": False}).encode()
+    while len(body) > max_bytes:
+        creators.pop()
+        body = json.dumps({"creators": creators, "explain": False}).encode()
+    return body
 
 
 def run_load(url: str, body: bytes, clients: int, requests: int) -> dict:
@@ -103,13 +133,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True, help="dataset for the bodies")
     parser.add_argument("--pid", type=int, required=True, help="the service's main process")
     parser.add_argument("--requests", type=int, default=20, help="per client")
+    parser.add_argument("--largest", type=int, default=4,
+                        help="concurrent requests of the largest accepted body")
+    parser.add_argument("--max-body-bytes", type=int, default=32 * 2**20,
+                        help="the service's CREATORSCORE_MAX_BODY_BYTES")
     parser.add_argument("--settle", type=float, default=5.0,
                         help="seconds after the load before the 'after' memory reading")
     args = parser.parse_args(argv)
     if urlparse(args.url).hostname not in LOCAL_HOSTS:
         parser.error("only a localhost service is benchmarked")
     root = psutil.Process(args.pid)
-    bodies = {1: _body(args.data, 1), 50: _body(args.data, 50)}
+    records = _records(args.data)
+    bodies = {1: _body(records, 1), 50: _body(records, 50)}
     httpx.post(f"{args.url}/score", content=bodies[1],
                headers={"content-type": "application/json"}, timeout=300)  # warm-up
     idle = _rss_mib(root)
@@ -125,6 +160,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{n_creators:8d} {clients:8d} {result['ok_per_s']:10.1f} "
                   f"{result['p50_ms']:8.0f} {result['p99_ms']:8.0f} {sampler.peak:13.0f}  "
                   f"{result['statuses']}")
+    if args.largest:
+        body = _largest_body(records, args.max_body_bytes)
+        sampler = MemorySampler(root)
+        sampler.start()
+        result = run_load(args.url, body, args.largest, 1)
+        sampler.running = False
+        sampler.join()
+        print(f"{args.largest} x {len(body) / 2**20:.1f} MiB bodies at once: peak RSS "
+              f"{sampler.peak:.0f} MiB, p50 {result['p50_ms']:.0f} ms, {result['statuses']}")
     time.sleep(args.settle)
     print(f"after load RSS {_rss_mib(root):.0f} MiB (idle was {idle:.0f} MiB)")
     return 0

@@ -54,7 +54,7 @@ class ChampionWatch:
     def check(self) -> bool:
         """Poll once; True when the engine was swapped."""
         try:
-            info = registry.get_alias(registry.CHAMPION, self.tracking_uri)
+            info = registry.peek_alias(registry.CHAMPION, self.tracking_uri)
         except Exception as error:  # noqa: BLE001 - a store hiccup must not stop the watch
             logger.warning("champion watch: cannot read the registry: %s", error)
             return False

@@ -9,7 +9,7 @@
 | CREATORSCORE_MAX_ROWS_PER_CREATOR | 5000 | rows per creator of follower_history, |
 |   |   | audience_sample and comments |
 | CREATORSCORE_MAX_ACCOUNTS | 20000 | accounts per /audit_followers request |
-| CREATORSCORE_MAX_BODY_BYTES | 16777216 | request body size (16 MiB; see the memory |
+| CREATORSCORE_MAX_BODY_BYTES | 33554432 | request body size (32 MiB; see the memory |
 |   |   | budget in serving/README.md) |
 | CREATORSCORE_MAX_TOP_K | 100 | explained candidates per /rank request |
 | CREATORSCORE_FEATURE_CACHE_ROWS | 50000 | creator feature rows remembered (~1 KiB each; |
@@ -87,7 +87,7 @@ class ServingConfig:
     max_posts_per_creator: int = 500
     max_rows_per_creator: int = 5_000
     max_accounts: int = 20_000
-    max_body_bytes: int = 16 * 1024 * 1024
+    max_body_bytes: int = 32 * 1024 * 1024
     max_top_k: int = DEFAULT_MAX_TOP_K
     feature_cache_rows: int = 50_000
     request_cache_size: int = 32

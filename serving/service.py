@@ -29,6 +29,7 @@ from serving.champion_watch import ChampionWatch  # noqa: E402
 from serving.config import DEFAULT_PORT, ServingConfig, default_workers  # noqa: E402
 from serving.engine import ScoringEngine, load_engine  # noqa: E402
 from serving.errors import RequestError  # noqa: E402
+from serving.logs import install as install_log_filters  # noqa: E402
 from serving.middleware import GuardMiddleware  # noqa: E402
 from serving.schemas import (  # noqa: E402
     AudienceAccount,
@@ -46,6 +47,7 @@ from serving.schemas import (  # noqa: E402
 )
 
 logger = logging.getLogger(__name__)
+install_log_filters()
 
 _cache_lookups = None
 _cache_lookups_lock = threading.Lock()

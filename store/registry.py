@@ -30,7 +30,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 from store.locking import store_lock
-from store.tracking import configure_tracking
+from store.tracking import configure_tracking, resolve_tracking_uri
 
 MODEL_NAME = "creatorscore"
 CHAMPION = "champion"
@@ -129,6 +129,13 @@ def _info(mv) -> VersionInfo:
 def get_alias(alias: str, tracking_uri: str | None = None) -> VersionInfo | None:
     client = _client(tracking_uri)
     return _get_alias(client, alias)
+
+
+def peek_alias(alias: str, tracking_uri: str | None = None) -> VersionInfo | None:
+    """`get_alias` without touching mlflow's process-wide tracking URI: safe from a
+    background thread (the service's champion watch) while other code uses mlflow."""
+    uri = resolve_tracking_uri(tracking_uri)
+    return _get_alias(mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri), alias)
 
 
 def _get_alias(client, alias: str) -> VersionInfo | None:

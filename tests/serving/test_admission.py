@@ -78,7 +78,7 @@ def test_config_reads_the_admission_limits():
                                      "CREATORSCORE_MAX_QUEUED": "7",
                                      "CREATORSCORE_RELOAD_INTERVAL": "0"})
     assert (config.max_concurrent, config.max_queued, config.reload_interval_s) == (3, 7, 0)
-    assert ServingConfig().max_body_bytes == 16 * 2**20
+    assert ServingConfig().max_body_bytes == 32 * 2**20
 
 
 class _Engine:
@@ -91,7 +91,7 @@ def test_the_watch_swaps_to_a_new_champion_and_keeps_serving_on_a_bad_one(monkey
     from store import registry
 
     alias = {"version": "1"}
-    monkeypatch.setattr(registry, "get_alias", lambda name, uri=None: registry.VersionInfo(
+    monkeypatch.setattr(registry, "peek_alias", lambda name, uri=None: registry.VersionInfo(
         "creatorscore", alias["version"], None, (name,), {}))
     loads = {"2": _Engine("2"), "3": RuntimeError("model creatorscore/3 is damaged")}
     served = []

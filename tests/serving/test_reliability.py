@@ -8,6 +8,7 @@ in files (the two paths agree), and an empty accounts file is refused like an em
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -145,6 +146,50 @@ def test_the_service_refuses_what_the_contract_refuses(client, champion, table, 
               "collaborations": body["collaborations"][0]}[table]
     target[column] = _typed(column, value)
     response = client.post("/score", json=body)
-    assert response.status_code == 422, response.text
+    # 400 when the request model refuses it, 422 when the contract validator does.
+    assert response.status_code in (400, 422), response.text
     locs = [detail["loc"] for detail in response.json()["detail"]]
     assert any(loc[-1] == column for loc in locs), locs
+
+
+def _can_mount_read_only(path: Path) -> bool:
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", f"mount --bind '{path}' '{path}' && "
+                            f"mount -o remount,ro,bind '{path}'"], capture_output=True)
+    return probe.returncode == 0
+
+
+def test_score_works_on_a_read_only_store(champion, tmp_path):
+    """The store mounted read-only (a private mount namespace): loading the champion used to
+    write registered_model_meta into its artifact folder and end in OSError [Errno 30]."""
+    store_dir = Path(champion.tracking_uri[len("sqlite:///"):]).parent
+    if shutil.which("unshare") is None or not _can_mount_read_only(store_dir):
+        pytest.skip("needs `unshare -m` and bind mounts (root in a private mount namespace) "
+                    "to mount the store read-only")
+    write_dataset(champion.tables, tmp_path / "world")
+    out = tmp_path / "scores.csv"
+    command = (f"mount --bind '{store_dir}' '{store_dir}' && "
+               f"mount -o remount,ro,bind '{store_dir}' && "
+               f"touch '{store_dir}/probe' 2>/dev/null && exit 99; "
+               f"exec '{sys.executable}' -m creatorscore score --data '{tmp_path / 'world'}' "
+               f"--out '{out}'")
+    done = subprocess.run(["unshare", "-m", "sh", "-c", command], cwd=REPO, capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "COLUMNS": "200",
+                                                       "MLFLOW_TRACKING_URI":
+                                                       champion.tracking_uri})
+    assert done.returncode != 99, "the store was still writable"
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert out.exists() and f"with creatorscore/{champion.version}" in done.stdout
+
+
+def test_a_refused_request_logs_one_line(client, caplog):
+    """A 400 used to log its whole traceback at ERROR (25 lines per bad request)."""
+    import logging
+
+    with caplog.at_level(logging.INFO):
+        response = client.post("/score", json={"creators": [{"profile": {"creator_id": 5}}],
+                                                "top_n": "many"})
+    assert response.status_code == 400
+    records = [r for r in caplog.records if r.name == "bentoml._internal.server.http_app"]
+    assert len(records) == 1 and records[0].levelname == "WARNING"
+    assert records[0].exc_info is None and "\n" not in records[0].getMessage()
+    assert records[0].getMessage().startswith("400 /score [POST]: ")
