@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import mlflow
 import pytest
@@ -60,3 +61,54 @@ def test_runs_of_dead_processes_are_marked_failed(mlflow_store):
     assert tracking.fail_dead_runs(mlflow_store, experiment) == [orphan.info.run_id]
     assert client.get_run(orphan.info.run_id).info.status == "FAILED"
     assert client.get_run(alive.info.run_id).info.status == "RUNNING"
+
+
+# A retrain in a child process that SIGKILLs itself at one point: "register" (inside the
+# MLflow run's aftermath: run logged, model not yet registered) or "promote" (the history
+# written, the champion alias not yet moved).
+_KILLED_RETRAIN = """
+import os, signal, sys
+from store import registry
+from tests.training.small_world import fast_config
+from training import jobs
+
+point = sys.argv[2]
+def die(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+if point == "register":
+    jobs.registry.register = die
+else:
+    original = registry._write_history
+    def write_then_die(client, history):
+        original(client, history)
+        die()
+    registry._write_history = write_then_die
+jobs.run_retrain(sys.argv[1], fast_config(), log_plots=False)
+"""
+
+
+@pytest.mark.slow
+def test_a_killed_retrain_leaves_the_champion_and_no_running_run(mlflow_store, data_dir):
+    run_train(data_dir, fast_config(**WEAK), follower_classifier=small_follower_classifier(),
+              follower_info={"training_data": "synthetic (test)"}, log_plots=False)
+    experiment = tracking.ensure_experiment(mlflow_store)
+    client = mlflow.MlflowClient()
+    for point in ("register", "promote"):
+        done = subprocess.run([sys.executable, "-c", _KILLED_RETRAIN, str(data_dir), point],
+                              capture_output=True, text=True, timeout=900,
+                              cwd=str(Path(__file__).parents[2]))
+        assert done.returncode == -9, done.stderr[-2000:]
+        assert registry.get_alias(registry.CHAMPION).version == "1", point
+        bundle, _ = registry.load_champion()
+        assert hasattr(bundle, "score")
+        assert [h["version"] for h in registry.champion_history()
+                if h["version"] == "1"] == ["1"]
+    # The next job's start marks the killed runs FAILED: nothing stays RUNNING.
+    tracking.fail_dead_runs(mlflow_store, experiment)
+    assert not client.search_runs([experiment], "attributes.status = 'RUNNING'")
+    # The history written by the promotion killed before its alias moved is not taken for a
+    # champion: the next promotion and rollback see version 1 as the champion.
+    latest = max(int(v.version) for v in client.search_model_versions("name='creatorscore'"))
+    registry.promote(str(latest))
+    old, restored = registry.rollback()
+    assert (old.version, restored.version) == (str(latest), "1")
