@@ -87,8 +87,9 @@ def _largest_body(records: list[dict], max_bytes: int) -> bytes:
         creators.append({**record, **copy,
                          "profile": {**record["profile"], "creator_id": creator_id}})
     body = json.dumps({"creators": creators, "explain": False}).encode()
-    while len(body) > max_bytes:
-        creators.pop()
+    while len(body) > max_bytes:  # drop the measured excess (and 1%) in one step
+        keep = int(len(creators) * (max_bytes / len(body)) * 0.99)
+        creators = creators[:keep]
         body = json.dumps({"creators": creators, "explain": False}).encode()
     return body
 
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     httpx.post(f"{args.url}/score", content=bodies[1],
                headers={"content-type": "application/json"}, timeout=300)  # warm-up
     idle = _rss_mib(root)
-    print(f"idle RSS {idle:.0f} MiB (process tree)")
+    print(f"idle RSS {idle:.0f} MiB (process tree)", flush=True)
     print("creators  clients   ok req/s   p50 ms   p99 ms  peak RSS MiB  statuses")
     for n_creators, body in bodies.items():
         for clients in (1, 4, 16):
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             sampler.join()
             print(f"{n_creators:8d} {clients:8d} {result['ok_per_s']:10.1f} "
                   f"{result['p50_ms']:8.0f} {result['p99_ms']:8.0f} {sampler.peak:13.0f}  "
-                  f"{result['statuses']}")
+                  f"{result['statuses']}", flush=True)
     if args.largest:
         body = _largest_body(records, args.max_body_bytes)
         sampler = MemorySampler(root)

@@ -36,9 +36,14 @@ def verbose() -> bool:
     return os.environ.get(VERBOSE_VARIABLE, "").strip().lower() in ("1", "true", "yes")
 
 
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
 def _fail(message: str, error: BaseException | None = None) -> typer.Exit:
-    """Print the one-line message (and the traceback when verbose); the Exit to raise."""
-    console.print(f"[red bold]Error:[/red bold] {message}", highlight=False, soft_wrap=True)
+    """Print the message's first line (and the traceback when verbose); the Exit to raise."""
+    console.print(f"[red bold]Error:[/red bold] {_first_line(message)}", highlight=False,
+                  soft_wrap=True)
     if error is not None:
         if verbose():
             console.print("".join(traceback.format_exception(error)), markup=False,

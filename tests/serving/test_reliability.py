@@ -193,3 +193,38 @@ def test_a_refused_request_logs_one_line(client, caplog):
     assert len(records) == 1 and records[0].levelname == "WARNING"
     assert records[0].exc_info is None and "\n" not in records[0].getMessage()
     assert records[0].getMessage().startswith("400 /score [POST]: ")
+
+
+def test_every_answer_names_the_model_and_whether_it_is_the_registrys_champion(client,
+                                                                               champion):
+    expected = f"creatorscore/{champion.version}"
+    body = score_body(champion.tables, champion.tables["creators"]["creator_id"].tolist()[:1],
+                      explain=False)
+    for response in (client.post("/score", json=body), client.get("/model_info"),
+                     client.post("/model_info", json={}),
+                     client.post("/score", json={"creators": []})):
+        assert response.headers["x-model-version"] == expected, response.status_code
+        assert response.headers["x-registry-champion"] == "current"
+
+
+def test_a_full_disk_is_one_line(champion, tmp_path):
+    """`train` on a store whose disk is full (a 600 KiB tmpfs in a private mount namespace)
+    used to print ~230 lines of MLflow tracebacks before its cause."""
+    full = tmp_path / "full"
+    full.mkdir()
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", f"mount -t tmpfs -o size=600k tmpfs "
+                            f"'{full}'"], capture_output=True) if shutil.which("unshare") \
+        else None
+    if probe is None or probe.returncode != 0:
+        pytest.skip("needs `unshare -m` and tmpfs mounts (root in a private mount namespace)")
+    write_dataset(champion.tables, tmp_path / "world")
+    command = (f"mount -t tmpfs -o size=600k tmpfs '{full}' && exec '{sys.executable}' -m "
+               f"creatorscore train --data '{tmp_path / 'world'}' --rounds 5")
+    done = subprocess.run(["unshare", "-m", "sh", "-c", command], cwd=REPO, capture_output=True,
+                          text=True, timeout=600, env={
+                              **os.environ, "COLUMNS": "200",
+                              "MLFLOW_TRACKING_URI": f"sqlite:///{full / 'mlflow.db'}"})
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    _assert_one_line_error(output)
+    assert "disk is full" in output and len(output.strip().splitlines()) <= 3, output
