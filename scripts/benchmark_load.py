@@ -73,11 +73,12 @@ def _renamed(row: dict, creator_id: str, suffix: str) -> dict:
     return row
 
 
-def _largest_body(records: list[dict], max_bytes: int) -> bytes:
-    """The dataset's creators, repeated under new ids, up to just under `max_bytes`: the
-    largest request the service accepts (the worst case of the memory budget)."""
+def _largest_body(records: list[dict], max_bytes: int, max_creators: int) -> bytes:
+    """The dataset's creators, repeated under new ids, up to just under `max_bytes` and at
+    most `max_creators`: the largest request the service accepts (the memory budget's worst
+    case)."""
     per_creator = len(_body(records, len(records))) / len(records)
-    n = int(0.97 * max_bytes / per_creator)
+    n = min(max_creators, int(0.97 * max_bytes / per_creator))
     creators = []
     for i in range(n):
         record = records[i % len(records)]
@@ -138,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="concurrent requests of the largest accepted body")
     parser.add_argument("--max-body-bytes", type=int, default=32 * 2**20,
                         help="the service's CREATORSCORE_MAX_BODY_BYTES")
+    parser.add_argument("--max-creators", type=int, default=2_000,
+                        help="the service's CREATORSCORE_MAX_CREATORS")
     parser.add_argument("--settle", type=float, default=5.0,
                         help="seconds after the load before the 'after' memory reading")
     args = parser.parse_args(argv)
@@ -151,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     idle = _rss_mib(root)
     print(f"idle RSS {idle:.0f} MiB (process tree)", flush=True)
     print("creators  clients   ok req/s   p50 ms   p99 ms  peak RSS MiB  statuses")
-    for n_creators, body in bodies.items():
+    for n_creators, body in bodies.items() if args.requests else ():
         for clients in (1, 4, 16):
             sampler = MemorySampler(root)
             sampler.start()
@@ -162,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{result['p50_ms']:8.0f} {result['p99_ms']:8.0f} {sampler.peak:13.0f}  "
                   f"{result['statuses']}", flush=True)
     if args.largest:
-        body = _largest_body(records, args.max_body_bytes)
+        body = _largest_body(records, args.max_body_bytes, args.max_creators)
         sampler = MemorySampler(root)
         sampler.start()
         result = run_load(args.url, body, args.largest, 1)
