@@ -24,6 +24,17 @@ def test_worse_or_marginal_challenger_is_not_promoted():
     assert not decide_promotion(CHAMPION, marginal, min_improvement=0.05).promote
 
 
+def test_a_worse_fake_share_mae_blocks_promotion():
+    """Issue 14: a challenger whose fake-share MAE went from 0.040 to 0.225 was promoted."""
+    champion = {**CHAMPION, "fake_share_mae": 0.040}
+    challenger = {**champion, "poisson_deviance": 0.80, "fake_share_mae": 0.225}
+    decision = decide_promotion(champion, challenger, min_improvement=0.01)
+    assert not decision.promote
+    assert any("fake_share_mae" in r for r in decision.reasons)
+    within = {**challenger, "fake_share_mae": 0.050}
+    assert decide_promotion(champion, within, min_improvement=0.01).promote
+
+
 def test_guardrail_blocks_better_primary():
     challenger = {**CHAMPION, "poisson_deviance": 0.80, "risk_auc": 0.70}
     decision = decide_promotion(CHAMPION, challenger, min_improvement=0.01)
