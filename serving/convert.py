@@ -187,7 +187,10 @@ def build_request_data(creators: Sequence, campaign: dict | None = None,
         nested = _nested_table(table, creators, profile_ids, detail)
         if nested is not None:
             raw[table], locators[table] = nested
-    if "posts" not in raw:  # the request model requires posts; a direct caller may not
+    if not creators:  # a problem about creators[0] would name a record that does not exist
+        detail.append(problem(["creators"], "no creators; expected at least one",
+                              "too_short"))
+    elif "posts" not in raw:  # the request model requires posts; a direct caller may not
         detail.append(problem(["creators", 0, "posts"], "no posts; expected at least one",
                               "missing"))
     for table, (columns, locate) in _campaign_tables(campaign, collaborations, len(creators),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import pickle
 import tempfile
 from dataclasses import dataclass
@@ -257,8 +258,19 @@ def rollback(tracking_uri: str | None = None) -> tuple[VersionInfo, VersionInfo]
 
 
 def _download(model_uri: str, directory: str) -> Path:
-    """The model's files copied into `directory` (never written beside the store's copy)."""
-    return Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=directory))
+    """The model's files copied into `directory` (never written beside the store's copy).
+    MLflow's progress bar is off: it would print into the service's log at every load."""
+    variable = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    previous = os.environ.get(variable)
+    os.environ[variable] = "false"
+    try:
+        return Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri,
+                                                        dst_path=directory))
+    finally:
+        if previous is None:
+            os.environ.pop(variable, None)
+        else:
+            os.environ[variable] = previous
 
 
 def _bundle_file(model_dir: Path) -> Path:

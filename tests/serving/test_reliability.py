@@ -228,3 +228,12 @@ def test_a_full_disk_is_one_line(champion, tmp_path):
     assert done.returncode == 1, output
     _assert_one_line_error(output)
     assert "disk is full" in output and len(output.strip().splitlines()) <= 3, output
+
+
+def test_an_empty_creator_list_is_refused_as_such(client):
+    """It used to be answered with a problem about creators[0].posts, a record that does not
+    exist."""
+    response = client.post("/score", json={"creators": []})
+    assert response.status_code in (400, 422), response.text
+    locs = [detail["loc"] for detail in response.json()["detail"]]
+    assert locs == [["creators"]], locs
