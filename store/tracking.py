@@ -8,9 +8,11 @@ Every command resolves the URI through `configure_tracking`, so they all honour 
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
+import sqlite3
 import warnings
 from pathlib import Path
 
@@ -47,9 +49,57 @@ def configure_tracking(tracking_uri: str | None = None) -> str:
     artifact_root_for(uri)  # validates the scheme
     if uri.startswith("sqlite:///"):
         Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        relocate_store(uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return uri
+
+
+# Where MLflow records artifact locations (absolute file: URIs) in a sqlite store.
+_LOCATION_COLUMNS = (("experiments", "artifact_location"), ("runs", "artifact_uri"),
+                     ("logged_models", "artifact_location"),
+                     ("model_versions", "storage_location"))
+_relocated: set[str] = set()
+
+
+def relocate_store(tracking_uri: str) -> int:
+    """Make a moved or copied sqlite store use its own artifacts; the rows rewritten.
+
+    MLflow records absolute artifact locations, so a copied repository kept reading and
+    writing the original's mlruns/artifacts. When the store's experiment points at an
+    `artifacts` folder other than the one beside its database, and that folder exists, every
+    recorded location under the old folder is moved to the new one, in one transaction.
+    Checked once per process and store; a read-only store is left as it is."""
+    if tracking_uri in _relocated or not tracking_uri.startswith("sqlite:///"):
+        return 0
+    _relocated.add(tracking_uri)
+    database = Path(tracking_uri[len("sqlite:///"):])
+    new_root = artifact_root_for(tracking_uri)
+    if not database.exists() or not (database.parent / "artifacts").is_dir():
+        return 0
+    try:
+        with contextlib.closing(sqlite3.connect(database, timeout=30)) as connection:
+            row = connection.execute("SELECT artifact_location FROM experiments WHERE name = ?",
+                                     (EXPERIMENT_NAME,)).fetchone()
+            old_root = row[0] if row else None
+            if not old_root or old_root == new_root or not old_root.startswith("file:") \
+                    or not old_root.endswith("/artifacts"):
+                return 0
+            changed = 0
+            with connection:  # one transaction: all locations move, or none
+                for table, column in _LOCATION_COLUMNS:
+                    cursor = connection.execute(
+                        f"UPDATE {table} SET {column} = ? || substr({column}, ?) "
+                        f"WHERE {column} = ? OR substr({column}, 1, ?) = ?",
+                        (new_root, len(old_root) + 1, old_root, len(old_root) + 1,
+                         old_root + "/"))
+                    changed += cursor.rowcount
+            logging.getLogger(__name__).warning(
+                "the store %s was moved: its artifact locations now point at %s, not %s",
+                database, new_root, old_root)
+            return changed
+    except sqlite3.Error:  # read-only or locked: the recorded locations are used as they are
+        return 0
 
 
 def ensure_experiment(tracking_uri: str, name: str = EXPERIMENT_NAME) -> str:

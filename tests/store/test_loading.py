@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -133,3 +134,23 @@ def test_the_store_lock_excludes_other_processes_and_is_reentrant(store):
     holder.join(30)
     with store_lock(store, timeout=5):
         pass
+
+
+def test_a_copied_store_uses_its_own_artifacts(store, tmp_path):
+    """MLflow records absolute artifact locations: a copied repository used to read and write
+    the original's mlruns/artifacts."""
+    from store import tracking
+
+    (v1,) = _register_versions(store, 1)
+    registry.promote(v1)
+    copy = tmp_path / "copied_repo" / "mlruns"
+    copy.mkdir(parents=True)
+    shutil.copy(tmp_path / "mlflow.db", copy / "mlflow.db")
+    shutil.copytree(tmp_path / "artifacts", copy / "artifacts")
+    shutil.rmtree(tmp_path / "artifacts")  # the original is gone: only the copy can answer
+    uri = f"sqlite:///{copy / 'mlflow.db'}"
+    bundle, info = registry.load_champion(uri)
+    assert info.version == v1 and hasattr(bundle, "score")
+    experiment = mlflow.MlflowClient(tracking_uri=uri).get_experiment_by_name(
+        tracking.EXPERIMENT_NAME)
+    assert experiment.artifact_location == (copy / "artifacts").as_uri()
