@@ -88,6 +88,16 @@ def add_derived_features(X: pd.DataFrame, fake_share: np.ndarray) -> pd.DataFram
     return pd.concat([X, derived], axis=1)
 
 
+def campaign_plans(ds: Dataset, campaign_id: str | None) -> pd.DataFrame | None:
+    """The planned collaborations batch scoring (`creatorscore score --campaign`) uses: the
+    campaign's rows of ds.collaborations, or None when there are none (every creator is then
+    scored as a campaign without plans)."""
+    if campaign_id is None or ds.collaborations is None:
+        return None
+    planned = ds.collaborations[ds.collaborations["campaign_id"] == campaign_id]
+    return planned if len(planned) else None
+
+
 def _top_niches(matrix: FeatureMatrix) -> np.ndarray:
     shares = np.column_stack([matrix.column(c) for c in NICHE_SHARE_COLUMNS])
     filled = np.nan_to_num(shares, nan=-1.0)
