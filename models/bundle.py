@@ -41,8 +41,6 @@ NICHE_SHARE_COLUMNS = tuple(f"niche_share_{n}" for n in NICHES)
 TOP_NICHES = 3
 # Creators scored at a time by `score_table` (a few hundred MB of working set at 50 posts each).
 CHUNK_CREATORS = 5_000
-RISK_COLUMNS = ("fake_follower_risk", "fake_share", "fake_share_low", "fake_share_high",
-                "audience_quality")
 
 
 @dataclass
@@ -158,29 +156,13 @@ class ScoringBundle:
         thread.start()
         return thread
 
-    # -- matrix-level predictions (also the pyfunc face) -----------------------------------
+    # -- matrix-level predictions ------------------------------------------------------------
     def predict_risk(self, X) -> pd.DataFrame:
         return self.risk_model.predict(X, num_threads=self.num_threads)
 
     def conversion_matrix(self, X, fake_share: np.ndarray) -> FeatureMatrix:
         matrix = FeatureMatrix.of(X)
         return matrix.with_columns(derived_features(matrix.column("followers"), fake_share))
-
-    def predict_matrix(self, X: pd.DataFrame) -> pd.DataFrame:
-        """All-float64 feature matrix (collaboration features; creator features alone give NaN
-        conversions) -> float64 predictions. This is the registered pyfunc's predict."""
-        matrix = FeatureMatrix.of(X)
-        risk = self.risk_model.predict_arrays(matrix, num_threads=self.num_threads)
-        out = {c: np.asarray(risk[c], dtype="float64") for c in RISK_COLUMNS}
-        if all(c in matrix for c in self.pipeline.collaboration_feature_names_):
-            conv = self.conversion_matrix(matrix, risk["fake_share"])
-            mean, low, high = self.conversion_model.predict_interval(
-                conv, num_threads=self.num_threads)
-        else:
-            mean = low = high = np.full(len(matrix), np.nan)
-        out.update(expected_conversions=mean, expected_conversions_low=low,
-                   expected_conversions_high=high)
-        return pd.DataFrame(out)
 
     # -- scoring ---------------------------------------------------------------------------
     def planned_collaborations(self, ds: Dataset, campaign_id: str | None,

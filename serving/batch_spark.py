@@ -34,16 +34,18 @@ import os
 import pickle
 import sys
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from mlflow.exceptions import MlflowException
 
 from data.contract import TABLES
 from data.validation import ContractError, validate_tables
 from models.bundle import campaign_plans
+from store import registry
+from store.tracking import quiet_mlflow
 
 TABLE_TAG = "_table"
 BUCKET = "_bucket"
@@ -70,9 +72,10 @@ class SparkScoringResult:
     out: Path
 
 
-def spark_session(master: str = "local[2]", app_name: str = "creatorscore-score",
+def spark_session(master: str | None = "local[2]", app_name: str = "creatorscore-score",
                   driver_memory: str | None = None):
-    """A SparkSession for scoring (or the active one, e.g. under spark-submit).
+    """A SparkSession for scoring (or the active one, e.g. under spark-submit, where a
+    `master` of None leaves the choice to spark-submit).
 
     UTC session time zone: timestamps cross the JVM unchanged, as the pandas loader reads them.
     The Python workers run this interpreter (local mode) unless PYSPARK_PYTHON says otherwise.
@@ -93,7 +96,14 @@ def spark_session(master: str = "local[2]", app_name: str = "creatorscore-score"
         builder = builder.master(master)
     if driver_memory:
         builder = builder.config("spark.driver.memory", driver_memory)
-    return builder.getOrCreate()
+    try:
+        return builder.getOrCreate()
+    except Exception as error:  # noqa: BLE001 - the JVM did not start: say what it needs
+        if "JAVA" not in str(error).upper():
+            raise
+        raise RuntimeError("Spark could not start its JVM: --engine spark needs Java 17 or "
+                           "later (Debian: apt-get install default-jre-headless) and "
+                           f"JAVA_HOME or java on PATH ({error})") from None
 
 
 def _table_path(directory: Path, name: str) -> tuple[Path, str] | None:
@@ -339,33 +349,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, help="dataset directory (contract tables)")
     parser.add_argument("--out", required=True, help="output directory (Parquet)")
     parser.add_argument("--campaign", default=None, help="campaign id")
-    parser.add_argument("--model-uri", default="models:/creatorscore@champion",
-                        help="MLflow model URI of the scoring bundle (tracking server from "
-                             "MLFLOW_TRACKING_URI)")
+    parser.add_argument("--model-uri", default=None,
+                        help="MLflow model URI of a creatorscore model (default: the champion "
+                             "of the store named by MLFLOW_TRACKING_URI)")
     parser.add_argument("--creators-per-group", type=int, default=DEFAULT_CREATORS_PER_GROUP)
     parser.add_argument("--master", default=None,
                         help="Spark master when not launched by spark-submit (e.g. local[2])")
     args = parser.parse_args(argv)
-    bundle, version = load_bundle(args.model_uri)
-    spark = spark_session(master=args.master or "")
+    quiet_mlflow()
     try:
+        if args.model_uri is None:
+            bundle, info = registry.load_champion()
+            version = info.model_version
+        else:
+            bundle, version = registry.load_bundle(args.model_uri), args.model_uri
+        spark = spark_session(master=args.master)
         result = score_directory(spark, bundle, args.data, args.out, args.campaign,
                                  args.creators_per_group)
-    except SparkScoringError as error:
-        print(f"error: {error}", file=sys.stderr)
+    except (SparkScoringError, registry.RegistryError, MlflowException, RuntimeError) as error:
+        print(f"error: {getattr(error, 'message', error)}", file=sys.stderr)
         return 1
     print(f"{result.rows:,} rows scored with {version} in {result.groups} group(s) -> "
           f"{result.out}")
     return 0
-
-
-def load_bundle(model_uri: str):
-    """(ScoringBundle, version label) of a logged or registered creatorscore model."""
-    import mlflow
-
-    model = mlflow.pyfunc.load_model(model_uri)
-    bundle = model.unwrap_python_model().bundle
-    return bundle, getattr(bundle, "model_version", model_uri)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from data.io import write_frame
 from data.loader import load_dataset, read_table_file
 from data.validation import validate_accounts
 from features import FeaturePipeline, build_feature_frames
-from models.bundle import CHUNK_CREATORS
+from models.bundle import CHUNK_CREATORS, campaign_plans
 from models.follower_account import RuleBasedFollowerScorer
 from serving.config import DEFAULT_PORT, ConfigError, ServingConfig, default_workers
 from serving.payloads import campaign_record, collaboration_plans, creator_records
@@ -153,33 +153,72 @@ def example_request(
                + (f", campaign {campaign}" if campaign else ""), err=True)
 
 
+ENGINES = ("pandas", "spark")
+
+
 def score(
-    data: Path = typer.Option(..., "--data", help="Dataset directory (contract tables)."),
-    out: Path = typer.Option(..., "--out", help="Output file: .csv or .parquet."),
+    data: Path = typer.Option(..., "--data", help="Dataset directory (contract tables; with "
+                              "--engine spark, a table may be a directory of Parquet parts)."),
+    out: Path = typer.Option(..., "--out", help="Output: a .csv or .parquet file (pandas), a "
+                             "directory of Parquet parts (spark)."),
     campaign: str = typer.Option(None, "--campaign", help="Campaign id: score its planned "
                                  "collaborations (or every creator for it)."),
     chunk_creators: int = typer.Option(CHUNK_CREATORS, "--chunk-creators", min=1,
                                        help="Creators scored at a time: bounds the memory of "
                                             "features and models (same scores)."),
+    engine: str = typer.Option("pandas", "--engine", help="pandas: one process; spark: "
+                               "groups of creators scored in parallel by Spark "
+                               "(pip install 'creatorscore[spark]', Java 17+)."),
+    spark_master: str = typer.Option("local[*]", "--spark-master",
+                                     help="Spark master URL for --engine spark."),
+    creators_per_group: int = typer.Option(
+        2_000, "--creators-per-group", min=1,
+        help="Creators scored together by one Spark task (memory per task grows with it)."),
 ) -> None:
     """Score creators (or a campaign's candidates) with the champion model."""
-    check_out(out)
+    if engine not in ENGINES:
+        console.print(f"[red]--engine: {engine!r}; expected one of {', '.join(ENGINES)}[/red]")
+        raise typer.Exit(2)
+    if engine == "pandas":
+        check_out(out)
+    elif out.is_file():
+        console.print(f"[red]--out: {out} is a file; --engine spark writes a directory of "
+                      "Parquet parts[/red]")
+        raise typer.Exit(1)
     with user_errors():
         with console.status("Loading the champion model..."):
             bundle, info = registry.load_champion()
-        with console.status("Scoring..."):
-            ds = load_dataset(data)
-            collaborations = None
-            if campaign is not None and ds.collaborations is not None:
-                planned = ds.collaborations[ds.collaborations["campaign_id"] == campaign]
-                collaborations = planned if len(planned) else None
-            compiling = bundle.accelerate()
-            table = bundle.score_table(ds, campaign_id=campaign, collaborations=collaborations,
-                                       chunk_creators=chunk_creators)
-            if compiling is not None:  # no compiler left running behind the command
-                compiling.join()
-        write_frame(table, out, index=False)
-    console.print(f"{len(table):,} rows scored with {info.model_version} -> {out}")
+        if engine == "spark":
+            rows = _score_on_spark(bundle, data, out, campaign, spark_master, creators_per_group)
+        else:
+            with console.status("Scoring..."):
+                ds = load_dataset(data)
+                compiling = bundle.accelerate()
+                table = bundle.score_table(ds, campaign_id=campaign,
+                                           collaborations=campaign_plans(ds, campaign),
+                                           chunk_creators=chunk_creators)
+                if compiling is not None:  # no compiler left running behind the command
+                    compiling.join()
+            write_frame(table, out, index=False)
+            rows = len(table)
+    console.print(f"{rows:,} rows scored with {info.model_version} -> {out}")
+
+
+def _score_on_spark(bundle, data: Path, out: Path, campaign: str | None, master: str,
+                    creators_per_group: int) -> int:
+    try:
+        from serving import batch_spark  # lazy: pyspark is an optional dependency
+    except ModuleNotFoundError as error:
+        raise RuntimeError(f"--engine spark needs pyspark ({error}); install it with "
+                           "pip install 'creatorscore[spark]'") from None
+    with console.status(f"Scoring on Spark ({master})..."):
+        spark = batch_spark.spark_session(master)
+        try:
+            result = batch_spark.score_directory(spark, bundle, data, out, campaign,
+                                                 creators_per_group)
+        finally:
+            spark.stop()
+    return result.rows
 
 
 def audit_followers(

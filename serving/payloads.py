@@ -5,44 +5,13 @@ and anyone who holds a dataset directory and wants to call the service.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 
-from data.contract import TABLES
+from data.records import records
 
 NESTED = ("posts", "follower_history", "audience_sample", "comments")
-
-
-def _json_value(value, column_type: str):
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if column_type == "date":
-        return pd.Timestamp(value).strftime("%Y-%m-%d")
-    if column_type == "ts":
-        return pd.Timestamp(value).strftime("%Y-%m-%dT%H:%M:%S")
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def records(table: str, frame: pd.DataFrame, drop: Sequence[str] = ()) -> list[dict]:
-    """Rows of a contract table as JSON-ready dicts (missing values omitted)."""
-    columns = [c for c in TABLES[table].columns if c.name in frame.columns and c.name not in drop]
-    values = {c.name: frame[c.name].astype(object).tolist() for c in columns}
-    out = []
-    for i in range(len(frame)):
-        row = {}
-        for column in columns:
-            value = _json_value(values[column.name][i], column.type)
-            if value is not None:
-                row[column.name] = value
-        out.append(row)
-    return out
 
 
 def creator_records(tables: dict[str, pd.DataFrame], creator_ids: Sequence[str] | None = None,

@@ -1,10 +1,8 @@
 """The MLflow model registry for the ScoringBundle: registration, aliases, promotion, rollback.
 
-Registered model "creatorscore": a pyfunc whose artifact is the pickled ScoringBundle. Its
-pyfunc `predict` takes the all-float64 collaboration feature matrix and returns the model
-outputs (pandas 3 "str"/category columns break MLflow signatures, so the signature has only
-float64 columns); services load the bundle itself with `load_champion` and call
-`ScoringBundle.score`.
+Registered model "creatorscore": the pyfunc of `store.pyfunc` (contract records in, scores
+out, our code and requirements inside, so it loads outside this repository); services in this
+repository load the bundle itself with `load_champion` and call `ScoringBundle.score`.
 
 Aliases: "champion" is what `score` and the service use; "challenger" marks the latest
 candidate of `retrain`. Champion changes are recorded in the registered-model tag
@@ -18,17 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pickle
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import mlflow
-import pandas as pd
 from mlflow.exceptions import MlflowException
-from mlflow.models import infer_signature
 
 from store.locking import store_lock
 from store.tracking import configure_tracking, resolve_tracking_uri
@@ -59,17 +53,6 @@ class VersionInfo:
         return f"{self.name}/{self.version}"
 
 
-class ScoringBundlePyfunc(mlflow.pyfunc.PythonModel):
-    """pyfunc face of a ScoringBundle: float64 feature matrix in, float64 predictions out."""
-
-    def load_context(self, context) -> None:
-        with open(context.artifacts["bundle"], "rb") as handle:
-            self.bundle = pickle.load(handle)
-
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        return self.bundle.predict_matrix(model_input)
-
-
 def _client(tracking_uri: str | None = None) -> mlflow.MlflowClient:
     uri = configure_tracking(tracking_uri)
     return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -77,31 +60,6 @@ def _client(tracking_uri: str | None = None) -> mlflow.MlflowClient:
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def log_bundle(bundle, input_example: pd.DataFrame, name: str = "model"):
-    """Log the bundle as a pyfunc model in the active run; returns the ModelInfo."""
-    example = input_example.astype("float64")
-    signature = infer_signature(example, bundle.predict_matrix(example))
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / BUNDLE_FILE
-        with open(path, "wb") as handle:
-            pickle.dump(bundle, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        # Explicit requirements: inferring them would re-import the model in a subprocess.
-        return mlflow.pyfunc.log_model(
-            name=name, python_model=ScoringBundlePyfunc(), artifacts={"bundle": str(path)},
-            signature=signature, input_example=example.head(3),
-            pip_requirements=_pip_requirements())
-
-
-def _pip_requirements() -> list[str]:
-    pins = []
-    for package in ("mlflow", "lightgbm", "pandas", "numpy", "scikit-learn", "scipy", "shap"):
-        try:
-            pins.append(f"{package}=={version(package)}")
-        except PackageNotFoundError:
-            continue
-    return pins
 
 
 def register(model_uri: str, run_id: str | None, tags: dict[str, str] | None = None,
@@ -257,6 +215,12 @@ def rollback(tracking_uri: str | None = None) -> tuple[VersionInfo, VersionInfo]
     return current, _get_version(client, previous.version)
 
 
+def load_bundle(model_uri: str):
+    """The ScoringBundle inside a logged or registered creatorscore model (any MLflow URI or
+    a local model directory)."""
+    return mlflow.pyfunc.load_model(model_uri).unwrap_python_model().bundle
+
+
 def _download(model_uri: str, directory: str) -> Path:
     """The model's files copied into `directory` (never written beside the store's copy).
     MLflow's progress bar is off: it would print into the service's log at every load."""
@@ -301,8 +265,7 @@ def _load(info: VersionInfo):
             if expected is not None and _sha256(bundle_file) != expected:
                 raise RegistryError(f"{what} is damaged: {BUNDLE_FILE} does not match the "
                                     "checksum recorded at registration")
-            model = mlflow.pyfunc.load_model(str(model_dir))
-            bundle = model.unwrap_python_model().bundle
+            bundle = load_bundle(str(model_dir))
     except RegistryError as error:
         if what in str(error):
             raise

@@ -42,7 +42,7 @@ def run_train(data_dir, config: TrainConfig | None = None, tracking_uri: str | N
     with mlflow.start_run(experiment_id=experiment_id, run_name="train",
                           tags=tracking.job_tags()) as run:
         model_info = log_training_run(result, data_dir, tags={"job": "train"},
-                                               log_plots=log_plots)
+                                      log_plots=log_plots, training_data=ds)
     version = registry.register(model_info.model_uri, run.info.run_id,
                                 tags={"job": "train", "feature_version":
                                       result.bundle.feature_version}, tracking_uri=uri)
@@ -88,7 +88,7 @@ def run_retrain(data_dir, config: TrainConfig | None = None, tracking_uri: str |
         holdout = {f"holdout_challenger_{k}": v for k, v in comparison.challenger.items()}
         holdout.update({f"holdout_champion_{k}": v for k, v in comparison.champion.items()})
         model_info = log_training_run(
-            result, data_dir, extra_metrics=holdout, log_plots=log_plots,
+            result, data_dir, extra_metrics=holdout, log_plots=log_plots, training_data=ds,
             tags={"job": "retrain", "champion_version": champion_info.version,
                   "decision": "promote" if decision.promote else "keep champion",
                   "decision_reasons": " | ".join(decision.reasons)[:4900],

@@ -8,7 +8,7 @@ from dataclasses import asdict
 
 import mlflow
 
-from store.registry import log_bundle
+from store.pyfunc import example_input, log_model
 from training import plots
 
 
@@ -18,11 +18,12 @@ def _finite_metrics(values: dict, prefix: str = "") -> dict[str, float]:
 
 
 def log_training_run(result, data_dir: str | None = None, extra_metrics: dict | None = None,
-                     tags: dict | None = None, log_plots: bool = True):
+                     tags: dict | None = None, log_plots: bool = True, training_data=None):
     """Log a TrainResult in the active MLflow run; returns the logged model's ModelInfo.
 
     Params (config, feature version, data sizes), metrics, the train / test feature frames as
-    input datasets, the feature list and version, plots and the bundle as a pyfunc model.
+    input datasets, the feature list and version, plots and the bundle as a pyfunc model
+    (`training_data`, the Dataset trained on, gives its input example: a few creators).
     """
     bundle = result.bundle
     params = {**asdict(result.config), "feature_version": bundle.feature_version,
@@ -55,8 +56,7 @@ def log_training_run(result, data_dir: str | None = None, extra_metrics: dict | 
     mlflow.log_dict({k: v for k, v in result.metrics.items()}, "metrics.json")
     if log_plots:
         _log_plots(result)
-    return log_bundle(bundle, result.feature_frames["test"].drop(columns="conversions")
-                      [bundle.pipeline.collaboration_feature_names_].head(20))
+    return log_model(bundle, example_input(training_data) if training_data is not None else None)
 
 
 def _log_plots(result) -> None:

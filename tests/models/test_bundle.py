@@ -106,14 +106,6 @@ def test_single_creator_is_fast_and_consistent(bundle):
     assert per_call < 1.0  # generous: CI runners are shared; the benchmark reports the figure
 
 
-def test_predict_matrix_is_float64(bundle):
-    result = small_train_result()
-    X = result.feature_frames["test"][bundle.pipeline.collaboration_feature_names_].head(5)
-    out = bundle.predict_matrix(X)
-    assert (out.dtypes == "float64").all()
-    assert out["expected_conversions"].notna().all()
-
-
 @pytest.mark.parametrize("with_campaign", [False, True])
 def test_scoring_in_chunks_equals_scoring_whole(bundle, with_campaign):
     ds = small_dataset()

@@ -2,7 +2,8 @@ import mlflow
 import pytest
 
 from store import registry, tracking
-from tests.training.small_world import small_train_result
+from store.pyfunc import example_input, log_model
+from tests.training.small_world import small_dataset, small_train_result
 
 
 @pytest.fixture()
@@ -12,13 +13,12 @@ def store(mlflow_store):
 
 def _register_versions(uri, n):
     bundle = small_train_result().bundle
-    example = small_train_result().feature_frames["test"][
-        bundle.pipeline.collaboration_feature_names_].head(3)
+    example = example_input(small_dataset())
     experiment = tracking.ensure_experiment(uri)
     versions = []
     for _ in range(n):
         with mlflow.start_run(experiment_id=experiment) as run:
-            info = registry.log_bundle(bundle, example)
+            info = log_model(bundle, example)
         versions.append(registry.register(info.model_uri, run.info.run_id).version)
     return versions
 
@@ -54,13 +54,9 @@ def test_promote_rollback_and_aliases(store):
     assert info.version == v2 and bundle.model_version == f"creatorscore/{v2}"
     assert hasattr(bundle, "score")
     pyfunc = mlflow.pyfunc.load_model(f"models:/creatorscore@{registry.CHAMPION}")
-    example = small_train_result().feature_frames["test"][
-        bundle.pipeline.collaboration_feature_names_].head(4)
-    predicted = pyfunc.predict(example)
-    assert (predicted.dtypes == "float64").all() and len(predicted) == 4
-    assert predicted["expected_conversions"].notna().all()
-    schema = pyfunc.metadata.get_input_schema()
-    assert {t.name for t in schema.input_types()} == {"double"}  # all-float64 signature
+    predicted = pyfunc.predict(example_input(small_dataset()))
+    assert len(predicted) == 2 and predicted["fake_follower_risk"].notna().all()
+    assert [p.name for p in pyfunc.metadata.get_params_schema().params] == ["campaign_id"]
 
     old, restored = registry.rollback()
     assert (old.version, restored.version) == (v2, v1)
