@@ -20,6 +20,24 @@ app = typer.Typer(
     add_completion=False,
 )
 
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from serving.openapi import package_version
+
+        typer.echo(f"creatorscore {package_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", callback=_print_version,
+                                      is_eager=True, help="Print the version and exit.")
+         ) -> None:
+    """Explainable, self-hostable scoring of influencer-marketing creators: engagement,
+    audience authenticity, niche fit and campaign conversion."""
+
+
 # Each package registers its own commands; a package still missing its CLI module is skipped
 # so the rest of the CLI keeps working.
 for module_name in ("data.cli", "training.cli", "serving.cli"):

@@ -9,6 +9,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -25,6 +27,7 @@ from serving.config import DEFAULT_PORT, ConfigError, ServingConfig, default_wor
 from serving.payloads import campaign_record, collaboration_plans, creator_records
 from store import registry
 from store.cli_errors import check_out, console, percent, user_errors
+from store.tracking import artifact_root_for, resolve_tracking_uri
 
 
 def serve(
@@ -350,8 +353,44 @@ def rank(
                f"{budget:,.0f} ({shortlist.answer['provenance']['model_version']})")
 
 
+def mlflow_ui(
+    port: int = typer.Option(5000, "--port", min=1, max=65535, help="Port of the UI."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind."),
+) -> None:
+    """Open the MLflow UI on this project's store: runs, metrics, plots and the registered
+    models with their aliases (MLFLOW_TRACKING_URI, else the repository's mlruns/mlflow.db;
+    a plain `mlflow ui` would open an empty ./mlruns instead)."""
+    uri = resolve_tracking_uri()
+    if not uri.startswith("sqlite:///"):
+        typer.echo(f"The store is the tracking server {uri}: open it in a browser.")
+        return
+    if not Path(uri[len("sqlite:///"):]).exists():
+        typer.echo(f"error: no MLflow store at {uri}; run `creatorscore train --data DIR` "
+                   "first (or set MLFLOW_TRACKING_URI)", err=True)
+        raise typer.Exit(1)
+    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
+               "--default-artifact-root", artifact_root_for(uri), "--host", host,
+               "--port", str(port)]
+    typer.echo(f"MLflow UI for {uri} on http://{host}:{port} (Ctrl-C stops it)")
+    raise typer.Exit(subprocess.call(command))
+
+
+def import_champion() -> None:
+    """Copy the champion of the MLflow store into the BentoML model store (BENTOML_HOME, by
+    default ~/bentoml) as `creatorscore:<tag>`, for `bentoml build` (see bentofile.yaml)."""
+    from serving.bento_model import import_champion as import_into_bentoml
+
+    with user_errors():
+        model = import_into_bentoml()
+    meta = model.info.metadata
+    console.print(f"{meta['model_name']}/{meta['version']} imported into the BentoML model "
+                  f"store as {model.tag}; next: `bentoml build` in the repository root")
+
+
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
+    app.command("mlflow-ui")(mlflow_ui)
+    app.command("import-champion")(import_champion)
     app.command()(score)
     app.command("audit-followers")(audit_followers)
     app.command()(features)

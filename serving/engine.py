@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 
-import mlflow
 import numpy as np
 import pandas as pd
 
@@ -40,7 +39,6 @@ from serving.schemas import (
     ScoreResponse,
 )
 from store import registry
-from store.tracking import configure_tracking
 
 logger = logging.getLogger(__name__)
 
@@ -335,20 +333,26 @@ def load_engine(config: ServingConfig, cache_observer=None) -> ScoringEngine:
     its follower classifier remembering accounts and compiled in the background
     (ScoringBundle.accelerate); `cache_observer` sees every cache lookup."""
     bundle, info = registry.load_champion(config.tracking_uri)
+    return engine_over(bundle, info.name, str(info.version), config,
+                       training_metrics=_run_metrics(info, config), version_tags=dict(info.tags),
+                       cache_observer=cache_observer)
+
+
+def engine_over(bundle, model_name: str, version: str, config: ServingConfig,
+                training_metrics: dict, version_tags: dict,
+                cache_observer=None) -> ScoringEngine:
+    """The engine over a loaded bundle (from the registry or a Bento), its follower classifier
+    accelerated (ScoringBundle.accelerate)."""
     bundle.accelerate()
-    return ScoringEngine(bundle=bundle, version=str(info.version), config=config,
-                         model_name=info.name, training_metrics=_run_metrics(info, config),
-                         version_tags=dict(info.tags), cache_observer=cache_observer)
+    return ScoringEngine(bundle=bundle, version=version, config=config, model_name=model_name,
+                         training_metrics=training_metrics, version_tags=version_tags,
+                         cache_observer=cache_observer)
 
 
 def _run_metrics(info, config: ServingConfig) -> dict:
     """The metrics MLflow recorded for the champion's training run ({} if unavailable)."""
-    if not info.run_id:
-        return {}
     try:
-        uri = configure_tracking(config.tracking_uri)
-        run = mlflow.MlflowClient(tracking_uri=uri).get_run(info.run_id)
-        return {key: float(value) for key, value in sorted(run.data.metrics.items())}
+        return registry.training_metrics(info, config.tracking_uri)
     except Exception:  # noqa: BLE001 - metrics are informative; scoring must still start
         logger.exception("could not read the training metrics of run %s", info.run_id)
         return {}

@@ -2,17 +2,22 @@
 
 Routes: POST /score, POST /rank, POST /audit_followers, GET (or POST) /model_info, plus
 BentoML's /livez, /readyz (ready once the champion is loaded) and /metrics; the brand
-manager's page at /app (serving.app, over the same engine).
-Run with `creatorscore serve [--port N]` or `bentoml serve serving.service:CreatorScore`.
+manager's page at /app (serving.app, over the same engine); the OpenAPI page at /docs
+(document: /docs.json, see serving.openapi).
+Run with `creatorscore serve [--port N]`, `bentoml serve serving.service:CreatorScore`, or
+`bentoml serve creatorscore:latest` once built into a Bento (bentofile.yaml).
 
-The champion ScoringBundle is loaded once per worker, in `__init__`, from the MLflow registry
+The champion ScoringBundle is loaded once per worker, in `__init__`: from the Bento's model
+when the service runs from a Bento (see serving.bento_model), else from the MLflow registry
 named by MLFLOW_TRACKING_URI (the repository's local store by default).
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
+from pathlib import Path
 
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 
@@ -20,11 +25,13 @@ import bentoml  # noqa: E402  (after opting out of BentoML's usage tracking)
 from pydantic_core import to_json  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 from starlette.requests import Request  # noqa: E402
-from starlette.responses import JSONResponse, Response  # noqa: E402
+from starlette.responses import HTMLResponse, JSONResponse, Response  # noqa: E402
 from starlette.routing import Route  # noqa: E402
 
+from serving import openapi  # noqa: E402
 from serving.admission import AdmissionMiddleware  # noqa: E402
 from serving.app import BASE_PATH, create_app  # noqa: E402
+from serving.bento_model import BENTO_MODEL_TAG, load_engine_from_bento, model_source  # noqa: E402
 from serving.champion_watch import ChampionWatch  # noqa: E402
 from serving.config import DEFAULT_PORT, ServingConfig, default_workers  # noqa: E402
 from serving.engine import ScoringEngine, load_engine  # noqa: E402
@@ -93,8 +100,18 @@ MODEL_VERSION_HEADER = "X-Model-Version"
 CURRENT_CHAMPION_HEADER = "X-Registry-Champion"
 
 
+# The Bento's Python environment: the project's dependencies, read from pyproject.toml where
+# `bentoml build` runs (the repository root; BentoML takes paths relative to it only); a built
+# Bento already carries its environment.
+IMAGE = bentoml.images.Image(python_version="3.11", lock_python_packages=False)
+if Path.cwd() == Path(__file__).resolve().parents[1] and Path("pyproject.toml").exists():
+    IMAGE = IMAGE.pyproject_toml("pyproject.toml")
+
+
 @bentoml.service(
     name="creatorscore",
+    image=IMAGE,
+    description=openapi.DESCRIPTION,
     http={"port": DEFAULT_PORT},
     traffic={"timeout": 120},
     workers=default_workers(),
@@ -102,14 +119,24 @@ CURRENT_CHAMPION_HEADER = "X-Registry-Champion"
 class CreatorScore:
     """Creator scoring: engagement, authenticity, niche fit and campaign conversion."""
 
+    # The champion imported into the BentoML model store (`creatorscore import-champion`):
+    # packed into the Bento by `bentoml build`; resolved only when the service loads from it.
+    champion = bentoml.models.BentoModel(BENTO_MODEL_TAG)
+
     def __init__(self) -> None:
         config = ServingConfig.from_env()
         self.engine: ScoringEngine | None = None
-        self.engine = load_engine(config, cache_observer=_count_cache_lookup)
+        from_bento = model_source(served_from_bento=CreatorScore.bento is not None) == "bento"
+        if from_bento:
+            self.engine = load_engine_from_bento(self.champion, config,
+                                                 cache_observer=_count_cache_lookup)
+        else:
+            self.engine = load_engine(config, cache_observer=_count_cache_lookup)
         logger.info("creatorscore service ready: %s", self.engine.provenance["model_version"])
+        # A Bento serves the model it carries: no registry to follow (interval 0: no watch).
         self.watch = ChampionWatch(config.tracking_uri, str(self.engine.version),
-                                   config.reload_interval_s, lambda: load_engine(config),
-                                   self._swap).start()
+                                   0 if from_bento else config.reload_interval_s,
+                                   lambda: load_engine(config), self._swap).start()
 
     def _swap(self, engine: ScoringEngine) -> None:
         self.engine = engine  # one assignment: running requests keep the engine they read
@@ -181,12 +208,28 @@ async def _model_info_get(request: Request) -> JSONResponse:
                         headers=service._headers(engine))
 
 
+async def _docs(request: Request) -> HTMLResponse:
+    return HTMLResponse(openapi.swagger_page())
+
+
+async def _docs_json(request: Request) -> JSONResponse:
+    # Mounted before BentoML's own /docs.json route, so this one answers.
+    return JSONResponse(_document())
+
+
+@functools.cache
+def _document() -> dict:
+    return openapi.openapi_document(CreatorScore.openapi_spec.asdict())
+
+
 CreatorScore.mount_asgi_app(
     create_app(lambda: getattr(bentoml.get_current_service(), "engine", None)),
     path=BASE_PATH, name="brand_manager_page")
 CreatorScore.mount_asgi_app(
-    Starlette(routes=[Route("/model_info", _model_info_get, methods=["GET"])]), path="/",
-    name="model_info_get")
+    Starlette(routes=[Route("/model_info", _model_info_get, methods=["GET"]),
+                      Route("/docs", _docs, methods=["GET"]),
+                      Route("/docs.json", _docs_json, methods=["GET"])]),
+    path="/", name="creatorscore_extra_routes")
 # Admission first (outermost): a request waiting for a slot has not had its body read yet.
 CreatorScore.add_asgi_middleware(AdmissionMiddleware)
 CreatorScore.add_asgi_middleware(GuardMiddleware)

@@ -280,6 +280,14 @@ def _load(info: VersionInfo):
     return bundle
 
 
+def training_metrics(info: VersionInfo, tracking_uri: str | None = None) -> dict[str, float]:
+    """The metrics MLflow recorded for a version's training run ({} without a run)."""
+    if not info.run_id:
+        return {}
+    run = _client(tracking_uri).get_run(info.run_id)
+    return {key: float(value) for key, value in sorted(run.data.metrics.items())}
+
+
 def load_champion(tracking_uri: str | None = None):
     """(bundle, VersionInfo) of the champion; RegistryError when there is none."""
     client = _client(tracking_uri)
