@@ -1,16 +1,14 @@
 """Request bodies built from a synthetic world's contract tables; the service on a free port."""
 from __future__ import annotations
 
-import socket
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-import httpx
 import pandas as pd
 import pytest
 
 from serving.payloads import campaign_record, collaboration_plans, creator_records
+from tests.processes import free_port, wait_until_up
 
 
 def campaign_with_plans(tables: dict[str, pd.DataFrame], min_plans: int = 3) -> str:
@@ -36,12 +34,6 @@ def rank_body(tables, campaign_id: str, budget: float, top_k: int = 3) -> dict:
             "budget": budget, "top_k": top_k}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def running_service(env: Mapping[str, str], ready_within: float = 180) -> Iterator[str]:
     """The BentoML service on a free localhost port, its worker started with `env` (tracking
@@ -57,17 +49,7 @@ def running_service(env: Mapping[str, str], ready_within: float = 180) -> Iterat
         server = bentoml.serve(CreatorScore, host="127.0.0.1", port=port)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + ready_within
-            while True:
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the service did not become ready within "
-                                       f"{ready_within:.0f} s")
-                time.sleep(0.5)
+            wait_until_up(f"{url}/readyz", timeout=ready_within)
             yield url
         finally:
             server.stop()

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.serving.test_http import _free_port
+from tests.processes import free_port, server
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "serving" / "examples" / "score_request.json"
@@ -41,25 +39,12 @@ def test_bento_build_and_serve_answers_score(champion, tmp_path):
 
     # No MLflow store where the Bento runs: the model must come from the Bento.
     serve_env = {**env, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'absent' / 'x.db'}"}
-    port = _free_port()
+    port = free_port()
     outside = tmp_path / "run"
     outside.mkdir()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "bentoml", "serve", "creatorscore:latest", "--port", str(port)],
-        env=serve_env, cwd=outside, stdout=subprocess.DEVNULL,
-        stderr=open(tmp_path / "serve.log", "w"), start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "the Bento did not become ready"
-            time.sleep(0.5)
+    with server([sys.executable, "-m", "bentoml", "serve", "creatorscore:latest", "--port",
+                 str(port)], serve_env, outside, tmp_path / "serve.log", f"{url}/readyz"):
         body = json.loads(EXAMPLE.read_text())
         answer = httpx.post(f"{url}/score", json=body, timeout=120)
         assert answer.status_code == 200, answer.text
@@ -69,6 +54,3 @@ def test_bento_build_and_serve_answers_score(champion, tmp_path):
         assert httpx.get(f"{url}/docs", timeout=30).status_code == 200
         info = httpx.get(f"{url}/model_info", timeout=30).json()
         assert info["training_metrics"]  # carried in the Bento model's metadata
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)

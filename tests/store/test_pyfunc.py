@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -30,6 +28,7 @@ from data.io import write_dataset
 from data.records import table_records
 from store import registry, tracking
 from store.pyfunc import example_input, log_model
+from tests.processes import free_port, server
 from tests.training.small_world import small_dataset, small_train_result, small_world
 
 REPO = Path(__file__).resolve().parents[2]
@@ -143,12 +142,6 @@ def test_champion_scores_outside_the_repository_like_the_cli(travelling_champion
     assert len(got) == (tables["collaborations"]["campaign_id"] == campaign).sum()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _post(url: str, body: dict) -> tuple[int, dict]:
     request = urllib.request.Request(url, data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})
@@ -163,31 +156,21 @@ def _post(url: str, body: dict) -> tuple[int, dict]:
 def test_mlflow_models_serve_answers_with_the_pyfunc_numbers(travelling_champion, tmp_path):
     uri, _ = travelling_champion
     fresh = _fresh_python(tmp_path / "venv")
-    port = _free_port()
-    server = subprocess.Popen(
-        [str(fresh), "-m", "mlflow", "models", "serve", "-m", "models:/creatorscore@champion",
-         "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=tmp_path, env=_env(uri, fresh), stdout=subprocess.DEVNULL,
-        stderr=open(tmp_path / "serve.log", "w"), start_new_session=True)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(240):
-            try:
-                with urllib.request.urlopen(f"{url}/ping", timeout=2):
-                    break
-            except OSError:
-                assert server.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
-                time.sleep(0.5)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with server([str(fresh), "-m", "mlflow", "models", "serve", "-m",
+                 "models:/creatorscore@champion", "--env-manager", "local", "-h", "127.0.0.1",
+                 "-p", str(port)], _env(uri, fresh), tmp_path, tmp_path / "serve.log",
+                f"{url}/ping"):
         tables = example_input(small_dataset())
         status, answer = _post(f"{url}/invocations", {"inputs": tables})
         assert status == 200, answer
         local = _local_prediction(uri, tables)
         got = pd.DataFrame(answer["predictions"])
         assert list(got["creator_id"]) == list(local["creator_id"])
-        np.testing.assert_allclose(got["fake_follower_risk"].to_numpy(float),
-                                   local["fake_follower_risk"].to_numpy(float), rtol=1e-12)
-        np.testing.assert_allclose(got["audience_quality"].to_numpy(float),
-                                   local["audience_quality"].to_numpy(float), rtol=1e-12)
+        for column in ("fake_follower_risk", "audience_quality", "engagement_rate"):
+            np.testing.assert_allclose(got[column].to_numpy(float),
+                                       local[column].to_numpy(float), rtol=1e-12)
 
         bad = {"creators": [{"creator_id": "a", "platform": "myspace", "followers": 10}],
                "posts": []}
@@ -197,9 +180,6 @@ def test_mlflow_models_serve_answers_with_the_pyfunc_numbers(travelling_champion
         status, answer = _post(f"{url}/invocations",
                                {"inputs": tables, "params": {"campaign_id": "no-such"}})
         assert status == 400 and "needs the campaigns table" in answer["message"]
-    finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=30)
 
 
 def _local_prediction(uri: str, tables: dict) -> pd.DataFrame:
