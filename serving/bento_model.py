@@ -23,6 +23,17 @@ BENTO_MODEL_TAG = f"{BENTO_MODEL_NAME}:latest"
 MODEL_SOURCE_VARIABLE = "CREATORSCORE_MODEL_SOURCE"
 
 
+def champion_imported() -> bool:
+    """Whether the BentoML model store (BENTOML_HOME, or the Bento's) holds an imported
+    champion: `bentoml build` packs it only then, and BentoML serves a service declaring a
+    model only when the model exists."""
+    try:
+        bentoml.models.get(BENTO_MODEL_TAG)
+    except bentoml.exceptions.NotFound:
+        return False
+    return True
+
+
 def model_source(served_from_bento: bool) -> str:
     """"bento" or "registry": the environment variable decides, else where the service runs."""
     source = os.environ.get(MODEL_SOURCE_VARIABLE, "").strip().lower()
@@ -47,9 +58,13 @@ def import_champion(tracking_uri: str | None = None) -> bentoml.Model:
                   "version_tags": dict(info.tags)})
 
 
-def load_engine_from_bento(model: bentoml.Model, config: ServingConfig,
+def load_engine_from_bento(model: bentoml.Model | None, config: ServingConfig,
                            cache_observer=None) -> ScoringEngine:
     """The engine over an imported champion (a model of the Bento or of the model store)."""
+    if model is None:
+        raise registry.RegistryError(
+            f"{MODEL_SOURCE_VARIABLE}=bento but the BentoML model store has no "
+            f"{BENTO_MODEL_TAG}: run `creatorscore import-champion` first")
     bundle = registry.load_bundle(model.path_of(bentoml.mlflow.MLFLOW_MODEL_FOLDER))
     meta = model.info.metadata
     bundle.model_version = f"{meta['model_name']}/{meta['version']}"

@@ -31,7 +31,12 @@ from starlette.routing import Route  # noqa: E402
 from serving import openapi  # noqa: E402
 from serving.admission import AdmissionMiddleware  # noqa: E402
 from serving.app import BASE_PATH, create_app  # noqa: E402
-from serving.bento_model import BENTO_MODEL_TAG, load_engine_from_bento, model_source  # noqa: E402
+from serving.bento_model import (  # noqa: E402
+    BENTO_MODEL_TAG,
+    champion_imported,
+    load_engine_from_bento,
+    model_source,
+)
 from serving.champion_watch import ChampionWatch  # noqa: E402
 from serving.config import DEFAULT_PORT, ServingConfig, default_workers  # noqa: E402
 from serving.engine import ScoringEngine, load_engine  # noqa: E402
@@ -119,9 +124,10 @@ if Path.cwd() == Path(__file__).resolve().parents[1] and Path("pyproject.toml").
 class CreatorScore:
     """Creator scoring: engagement, authenticity, niche fit and campaign conversion."""
 
-    # The champion imported into the BentoML model store (`creatorscore import-champion`):
-    # packed into the Bento by `bentoml build`; resolved only when the service loads from it.
-    champion = bentoml.models.BentoModel(BENTO_MODEL_TAG)
+    # The champion imported into the BentoML model store (`creatorscore import-champion`) is
+    # declared only when it is there: `bentoml build` then packs it into the Bento, while a
+    # service without it (`creatorscore serve` on the registry) still starts.
+    champion = bentoml.models.BentoModel(BENTO_MODEL_TAG) if champion_imported() else None
 
     def __init__(self) -> None:
         config = ServingConfig.from_env()
