@@ -7,8 +7,8 @@ Usage:
 For each size, a generated world (`data.synthetic.generate_world`, Parquet) is scored with one
 small bundle trained once (on a 1,500-creator world, few trees: the figures are about the
 scoring machinery, not model quality) by:
-- pandas: `load_dataset` + `ScoringBundle.score` + Parquet output, what `creatorscore score`
-  does, in one process;
+- pandas: `load_dataset` + `ScoringBundle.score` on the whole dataset + Parquet output, in
+  one process (`creatorscore score` computes the same numbers in chunks of --chunk-creators);
 - spark local[1] and local[2]: `serving.batch_spark.score_directory`, what
   `creatorscore score --engine spark` does (JVM start excluded from the scoring time, given
   apart).
