@@ -30,14 +30,6 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
-def main(version: bool = typer.Option(False, "--version", callback=_print_version,
-                                      is_eager=True, help="Print the version and exit.")
-         ) -> None:
-    """Explainable, self-hostable scoring of influencer-marketing creators: engagement,
-    audience authenticity, niche fit and campaign conversion."""
-
-
 # Each package registers its own commands; a package still missing its CLI module is skipped
 # so the rest of the CLI keeps working.
 for module_name in ("data.cli", "training.cli", "serving.cli"):
@@ -66,6 +58,8 @@ for info in app.registered_commands:
 @app.callback()
 def main(verbose: bool = typer.Option(False, "--verbose",
                                       help="On an error, show the traceback and MLflow's logs."),
+         version: bool = typer.Option(False, "--version", callback=_print_version,
+                                      is_eager=True, help="Print the version and exit."),
          ) -> None:
     """Explainable, self-hostable scoring of influencer-marketing creators."""
     if verbose:
