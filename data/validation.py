@@ -6,6 +6,7 @@ their values, and what was expected.
 """
 from __future__ import annotations
 
+import datetime
 import re
 from dataclasses import dataclass, field
 
@@ -257,6 +258,14 @@ def _coerce_bool(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return truth, missing, bad
 
 
+def _iso_text(value):
+    """A date or time object (a Parquet date32 column, a JSON-less caller's datetime) as the
+    ISO text the parser reads; _NO_VALUE for anything else."""
+    if isinstance(value, (datetime.date, np.datetime64)):
+        return pd.Timestamp(value).isoformat()
+    return _NO_VALUE
+
+
 def _coerce_time(raw: pd.Series, column: Column
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(datetime64[ns] values, wrong-type mask, outside-the-window mask).
@@ -271,7 +280,7 @@ def _coerce_time(raw: pd.Series, column: Column
         bad = np.zeros(len(raw), dtype=bool)
     else:
         texts = [text_or_missing(v) if isinstance(v, str) else
-                 (None if _is_missing(v) else _NO_VALUE) for v in raw.to_numpy(object)]
+                 (None if _is_missing(v) else _iso_text(v)) for v in raw.to_numpy(object)]
         bad = np.fromiter((v is _NO_VALUE for v in texts), dtype=bool, count=len(texts))
         present = np.array([v if isinstance(v, str) else None for v in texts], dtype=object)
         times = _parse_plain_iso(present)

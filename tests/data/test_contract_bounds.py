@@ -132,3 +132,26 @@ def test_a_ragged_csv_line_is_named(tmp_path, extra):
     text = str(caught.value)
     assert "creators.csv: 1 line(s) with the wrong number of fields: line 2 has" in text
     assert "unknown platform" not in text and text.count(" - ") == 1
+
+
+def test_parquet_date_columns_are_read_as_dates(tmp_path):
+    """A Parquet file may store dates as true dates (date32), not text: same rules."""
+    import datetime
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from data.validation import ContractError, validate_table
+
+    table = pa.table({
+        "creator_id": ["a", "b"], "platform": ["instagram", "tiktok"], "followers": [100, 200],
+        "account_created": pa.array([datetime.date(2020, 1, 2), datetime.date(1990, 5, 1)],
+                                    pa.date32())})
+    pq.write_table(table, tmp_path / "creators.parquet")
+    raw = pd.read_parquet(tmp_path / "creators.parquet")
+    with pytest.raises(ContractError) as raised:
+        validate_table("creators", raw)
+    (problem,) = raised.value.problems
+    assert problem.column == "account_created" and problem.rows == (2,)
+    typed = validate_table("creators", raw.head(1))
+    assert typed["account_created"].iloc[0] == pd.Timestamp("2020-01-02")
