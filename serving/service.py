@@ -225,7 +225,10 @@ async def _docs_json(request: Request) -> JSONResponse:
 
 @functools.cache
 def _document() -> dict:
-    return openapi.openapi_document(CreatorScore.openapi_spec.asdict())
+    return openapi.openapi_document(
+        CreatorScore.openapi_spec.asdict(),
+        answers={"/score": ScoreResponse, "/rank": RankResponse,
+                 "/audit_followers": AuditResponse, "/model_info": ModelInfo})
 
 
 CreatorScore.mount_asgi_app(
