@@ -8,6 +8,7 @@ import os
 import typer
 
 from store.cli_errors import VERBOSE_VARIABLE, user_errors
+from store.tracking import REPO_ROOT, other_checkout
 
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 
@@ -64,6 +65,12 @@ def main(verbose: bool = typer.Option(False, "--verbose",
     """Explainable, self-hostable scoring of influencer-marketing creators."""
     if verbose:
         os.environ[VERBOSE_VARIABLE] = "1"
+    copy = other_checkout()
+    if copy is not None and not os.environ.get("MLFLOW_TRACKING_URI"):
+        typer.echo(f"warning: this is the creatorscore checkout {copy}, but the code and the "
+                   f"model store in use are those of {REPO_ROOT} (the virtual environment was "
+                   "made there): recreate it here (python3 -m venv .venv && .venv/bin/pip "
+                   "install -e '.[dev]') or set MLFLOW_TRACKING_URI", err=True)
 
 
 if __name__ == "__main__":

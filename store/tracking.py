@@ -11,10 +11,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import socket
 import sqlite3
 import warnings
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import mlflow
 
@@ -24,6 +26,24 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 def default_tracking_uri() -> str:
     return f"sqlite:///{REPO_ROOT / 'mlruns' / 'mlflow.db'}"
+
+
+def other_checkout(cwd: Path | None = None) -> Path | None:
+    """The creatorscore checkout around `cwd` when it is not the one whose code runs (a copied
+    or moved repository whose virtual environment still points at the original), else None.
+    Without MLFLOW_TRACKING_URI such a copy would read and write the original's mlruns/."""
+    here = (cwd or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        project = folder / "pyproject.toml"
+        if project.is_file():
+            try:
+                text = project.read_text(encoding="utf-8")
+            except OSError:
+                return None
+            if 'name = "creatorscore"' in text and folder != REPO_ROOT:
+                return folder
+            return None
+    return None
 
 
 def resolve_tracking_uri(tracking_uri: str | None = None) -> str:
@@ -139,8 +159,41 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _local_path(uri: str | None) -> Path | None:
+    """The folder of a local artifact URI (file:), None for remote stores."""
+    if not uri:
+        return None
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("", "file"):
+        return None
+    return Path(unquote(parsed.path))
+
+
+def remove_orphan_artifacts(client: mlflow.MlflowClient, run) -> list[str]:
+    """Delete what a dead run left behind: its artifacts and the models it logged, unless a
+    registered version uses them. Local artifact stores only; returns what was removed."""
+    run_id = run.info.run_id
+    if client.search_model_versions(f"run_id = '{run_id}'"):
+        return []
+    removed = []
+    models = client.search_logged_models([run.info.experiment_id],
+                                         filter_string=f"source_run_id = '{run_id}'")
+    for model in models:
+        client.delete_logged_model(model.model_id)
+        folder = _local_path(model.artifact_location)
+        if folder is not None and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+        removed.append(f"model {model.model_id}")
+    folder = _local_path(run.info.artifact_uri)
+    if folder is not None and folder.is_dir():
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(f"artifacts of run {run_id}")
+    return removed
+
+
 def fail_dead_runs(tracking_uri: str, experiment_id: str) -> list[str]:
-    """Mark FAILED the RUNNING runs of this machine whose process is gone; their ids."""
+    """Mark FAILED the RUNNING runs of this machine whose process is gone, and delete their
+    orphan artifacts and logged models; the runs' ids."""
     client = mlflow.MlflowClient(tracking_uri=tracking_uri)
     host = socket.gethostname()
     failed = []
@@ -152,5 +205,6 @@ def fail_dead_runs(tracking_uri: str, experiment_id: str) -> list[str]:
         client.set_tag(run.info.run_id, "creatorscore.failed_reason",
                        f"process {pid} ended before the run finished")
         client.set_terminated(run.info.run_id, status="FAILED")
+        remove_orphan_artifacts(client, run)
         failed.append(run.info.run_id)
     return failed

@@ -71,3 +71,13 @@ def test_promote_rollback_and_aliases(store):
     with pytest.raises(registry.RegistryError, match="no version"):
         registry.promote("99")
     assert registry.get_alias(registry.CHAMPION).version == v1  # failures change nothing
+
+
+def test_a_copied_checkout_is_told_whose_store_it_uses(tmp_path):
+    copy = tmp_path / "copy"
+    (copy / "serving").mkdir(parents=True)
+    (copy / "pyproject.toml").write_text('[project]\nname = "creatorscore"\n')
+    assert tracking.other_checkout(copy / "serving") == copy
+    assert tracking.other_checkout(tracking.REPO_ROOT / "serving") is None
+    (tmp_path / "elsewhere").mkdir()
+    assert tracking.other_checkout(tmp_path / "elsewhere") is None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlparse
 
 import mlflow
 import pytest
@@ -58,9 +59,24 @@ def test_runs_of_dead_processes_are_marked_failed(mlflow_store):
     orphan = client.create_run(experiment, tags={**tracking.job_tags(),
                                                  tracking.RUN_PID_TAG: dead})
     alive = client.create_run(experiment, tags=tracking.job_tags())  # this very process
+    # What the dead run left behind: an artifact and a logged model with its files.
+    client.log_text(orphan.info.run_id, "half written", "partial.txt")
+    model = client.create_logged_model(experiment, source_run_id=orphan.info.run_id)
+    model_folder = Path(urlparse(model.artifact_location).path)
+    model_folder.mkdir(parents=True, exist_ok=True)
+    (model_folder / "bundle.pkl").write_bytes(b"half a pickle")
+    run_folder = Path(urlparse(orphan.info.artifact_uri).path)
+    assert (run_folder / "partial.txt").exists()
+    client.log_text(alive.info.run_id, "still being written", "partial.txt")
+
     assert tracking.fail_dead_runs(mlflow_store, experiment) == [orphan.info.run_id]
     assert client.get_run(orphan.info.run_id).info.status == "FAILED"
     assert client.get_run(alive.info.run_id).info.status == "RUNNING"
+    assert not run_folder.exists() and not model_folder.exists()
+    assert client.search_logged_models([experiment], filter_string=(
+        f"source_run_id = '{orphan.info.run_id}'")) == []
+    alive_folder = Path(urlparse(alive.info.artifact_uri).path)
+    assert (alive_folder / "partial.txt").exists()
 
 
 # A retrain in a child process that SIGKILLs itself at one point: "register" (inside the
