@@ -371,6 +371,8 @@ def _coerce_column(table: Table, column: Column, raw: pd.Series, collect: _Colle
                 and not beyond.any() else "value out of range"
             collect.add_rows(table.name, column.name, out_of_range, raw, what,
                              _expected_text(column))
+        # Reported above; as NaN it is not cast to int64, which would overflow with a warning.
+        out = np.where(beyond, np.nan, out)
     if column.allowed is not None:
         allowed = set(column.allowed)
         lowered = [v.lower() if v is not None else None for v in out]

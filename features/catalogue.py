@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from data.contract import COMPENSATIONS, FORMATS, NICHES, PLATFORMS
 from data.domain import AUDIENCE_CLASSES, TIERS
 
-FEATURE_VERSION = "1.0.0"
+# 1.1.0: audience fake share by EM quantification with the off-domain interval;
+# audience_domain_drift added.
+FEATURE_VERSION = "1.1.0"
 FAMILIES = ("engagement", "authenticity", "niche", "campaign")
 
 

@@ -239,6 +239,12 @@ class ScoringBundle:
             return self.score_features(ds, self.features(ds, planned), planned).table
         parts, positions = [], []
         planned_ids = None if planned is None else planned["creator_id"].astype(object)
+        if planned_ids is not None:
+            # A plan for a creator of no chunk would vanish: refused, as scoring whole does.
+            unknown = planned_ids[~planned_ids.isin(set(ds.creators["creator_id"]))]
+            if len(unknown):
+                raise ValueError(f"collaborations: creator_id {unknown.iloc[0]!r} is not in the "
+                                 "creators table; expected a creator of the dataset")
         for chunk in ds.creator_chunks(chunk_creators):
             if planned is None:
                 parts.append(self.score_features(chunk, self.features(chunk, None), None).table)

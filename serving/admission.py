@@ -76,7 +76,9 @@ class AdmissionMiddleware:
         finally:
             self._admitted -= 1
             if self._admitted == 0:
-                release_memory()
+                # Off the event loop: trimming a large heap takes milliseconds that other
+                # connections would wait for.
+                asyncio.get_running_loop().run_in_executor(None, release_memory)
 
 
 async def _busy(send, config: ServingConfig) -> None:

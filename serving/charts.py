@@ -6,6 +6,7 @@ share a figure.
 """
 from __future__ import annotations
 
+import html
 import io
 import math
 import re
@@ -42,8 +43,7 @@ def _svg(figure: Figure, alt: str) -> Chart:
 
 
 def _attr(text: str) -> str:
-    return (text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
-            .replace(">", "&gt;"))
+    return html.escape(text, quote=True)
 
 
 def waterfall_chart(steps: list[WaterfallStep], prediction: float) -> Chart:

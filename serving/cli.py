@@ -23,6 +23,7 @@ from data.validation import validate_accounts
 from features import FeaturePipeline, build_feature_frames
 from models.bundle import CHUNK_CREATORS, campaign_plans
 from models.follower_account import RuleBasedFollowerScorer
+from models.quantification import DRIFT_TOLERANCE
 from serving.config import DEFAULT_PORT, ConfigError, ServingConfig, default_workers
 from serving.payloads import campaign_record, collaboration_plans, creator_records
 from store import registry
@@ -264,7 +265,7 @@ def audit_followers(
         console.print(f"[yellow]Domain check: {audit.warnings[0]}[/yellow]")
     else:
         console.print(f"Domain check: passed (largest field drift "
-                      f"{estimates.drift[0]:.2f}; fails above 0.15).")
+                      f"{estimates.drift[0]:.2f}; fails above {DRIFT_TOLERANCE}).")
 
 
 def read_accounts(path: Path) -> pd.DataFrame:

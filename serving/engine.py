@@ -119,11 +119,13 @@ class ScoringEngine:
                 check(data)
             request = self._features(data, creator_keys, campaign)
             cache.put_request(request_key, request)
-        scores = request.scores.get((explain, top_n))
+        # top_n only shapes explanations: without them, one Scores serves every top_n.
+        key = (explain, top_n if explain else None)
+        scores = request.scores.get(key)
         if scores is None:
             scores = self.bundle.score_features(request.dataset, request.features,
                                                 request.planned, explain=explain, top_n=top_n)
-            request.scores[(explain, top_n)] = scores
+            request.scores[key] = scores
         return request, scores
 
     def _features(self, data: RequestData, creator_keys: list[bytes], campaign
@@ -252,11 +254,7 @@ class ScoringEngine:
         return AuditResponse.model_validate(self.audit_payload(accounts))
 
     def audit_payload(self, accounts: Sequence[dict]) -> dict:
-        frame = accounts_frame(accounts, self.config)
-        if len(frame) == 0:
-            raise RequestError(422, "invalid request", [problem(
-                ["accounts"], "no accounts; expected at least one audience_sample record",
-                "too_short")])
+        frame = accounts_frame(accounts, self.config)  # refuses an empty list (422)
         # The scorer the feature pipeline uses for audience samples, through the same audit:
         # an audit agrees with the audience features of /score.
         audit = self.bundle.pipeline.follower_scorer_.audit(frame)

@@ -132,17 +132,20 @@ class CreatorScore:
     def __init__(self) -> None:
         config = ServingConfig.from_env()
         self.engine: ScoringEngine | None = None
+        # One loader for the start and the watch's reloads: a swapped-in engine keeps
+        # counting its cache lookups on /metrics.
+        reload = functools.partial(load_engine, config, cache_observer=_count_cache_lookup)
         from_bento = model_source(served_from_bento=CreatorScore.bento is not None) == "bento"
         if from_bento:
             self.engine = load_engine_from_bento(self.champion, config,
                                                  cache_observer=_count_cache_lookup)
         else:
-            self.engine = load_engine(config, cache_observer=_count_cache_lookup)
+            self.engine = reload()
         logger.info("creatorscore service ready: %s", self.engine.provenance["model_version"])
         # A Bento serves the model it carries: no registry to follow (interval 0: no watch).
         self.watch = ChampionWatch(config.tracking_uri, str(self.engine.version),
                                    0 if from_bento else config.reload_interval_s,
-                                   lambda: load_engine(config), self._swap).start()
+                                   reload, self._swap).start()
 
     def _swap(self, engine: ScoringEngine) -> None:
         self.engine = engine  # one assignment: running requests keep the engine they read

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -222,7 +223,7 @@ class Shortlist:
     def selection(self) -> dict:
         return self.answer["selection"]
 
-    @property
+    @cached_property
     def rows(self) -> list[Row]:
         out = []
         for entry in self.answer["ranking"]:

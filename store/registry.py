@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -265,7 +266,10 @@ def _load(info: VersionInfo):
             if expected is not None and _sha256(bundle_file) != expected:
                 raise RegistryError(f"{what} is damaged: {BUNDLE_FILE} does not match the "
                                     "checksum recorded at registration")
-            bundle = load_bundle(str(model_dir))
+            # The verified file itself: loading it through mlflow.pyfunc would also put the
+            # model's code folder (deleted with `tmp`) on sys.path at every reload.
+            with open(bundle_file, "rb") as handle:
+                bundle = pickle.load(handle)
     except RegistryError as error:
         if what in str(error):
             raise

@@ -185,7 +185,9 @@ def fit_conversion_model(conv_X: pd.DataFrame, y: np.ndarray, train_rows: np.nda
         params={"learning_rate": config.conversion_learning_rate,
                 "num_leaves": config.conversion_num_leaves, "min_data_in_leaf": min_leaf},
         tweedie_variance_power=config.tweedie_variance_power,
-        glm_features=DEFAULT_GLM_FEATURES if config.conversion_glm else None,
+        # An excluded feature leaves the log-linear part too.
+        glm_features=({name: form for name, form in DEFAULT_GLM_FEATURES.items()
+                       if name in learnable.columns} if config.conversion_glm else None),
         calibrate_level=config.conversion_calibrate_level,
         interval_bins=config.conversion_interval_bins,
         alpha=config.alpha, seed=config.seed, num_threads=config.num_threads)
