@@ -22,6 +22,7 @@ from data.loader import ContractError, Problem, validate_tables
 from data.validation import text_or_missing, validate_accounts
 from serving.config import ServingConfig
 from serving.errors import RequestError, problem, too_large
+from serving.schemas import PLAN_COLUMNS
 
 # Column arrays handed to the validator are object arrays of the request's JSON values: the
 # request models checked the shape only, and the validator decides every contract rule (it
@@ -41,9 +42,12 @@ class RequestData:
     campaign_id: str | None
 
 
-def _column_frame(table: str, rows: Sequence[dict]) -> dict[str, np.ndarray]:
+def _column_frame(table: str, rows: Sequence[dict], only: Sequence[str] | None = None
+                  ) -> dict[str, np.ndarray]:
     columns: dict[str, np.ndarray] = {}
     for column in TABLES[table].columns:
+        if only is not None and column.name not in only:
+            continue
         # map over dict.get runs the loop in C: ~20% faster than a comprehension on the
         # tens of thousands of records of a /rank request.
         values = list(map(dict.get, rows, repeat(column.name)))
@@ -94,14 +98,18 @@ def _nested_table(table: str, creators: Sequence, profile_ids: np.ndarray,
     owner = profile_ids[owner_index]
     given = columns.get("creator_id")
     if given is not None:
-        given = _ids(given)
-        # Element-wise on object arrays (in C); None never equals a text id.
-        conflict = (given != None) & (owner != None) & (given != owner)  # noqa: E711
-        for position in np.flatnonzero(conflict)[:5]:
+        # Element-wise on object arrays (in C): most records leave the id out or repeat
+        # their profile's exactly; only the others are read as the validator reads ids.
+        suspects = np.flatnonzero((given != None) & (given != owner))  # noqa: E711
+        read = _ids(given[suspects])
+        theirs = owner[suspects]
+        conflict = (read != None) & (theirs != None) & (read != theirs)  # noqa: E711
+        for k in np.flatnonzero(conflict)[:5]:
+            position = suspects[k]
             i, j = int(owner_index[position]), int(record_index[position])
             detail.append(problem(
                 ["creators", i, table, j, "creator_id"],
-                f"creator_id {given[position]!r} differs from the profile's "
+                f"creator_id {read[k]!r} differs from the profile's "
                 f"{owner[position]!r}; expected the profile's creator_id or no value",
                 "creator_id_mismatch"))
     columns["creator_id"] = owner
@@ -128,7 +136,7 @@ def _campaign_tables(campaign: dict | None, collaborations: Sequence[dict] | Non
         raise RequestError(413, "request too large", [too_large(
             ["collaborations"], "collaborations", config.max_creators, len(collaborations),
             "CREATORSCORE_MAX_CREATORS")])
-    columns = _column_frame("collaborations", collaborations)
+    columns = _column_frame("collaborations", collaborations, only=PLAN_COLUMNS)
     campaign_id = _ids(tables["campaigns"][0]["campaign_id"])[0]
     given = columns.get("campaign_id")
     if given is not None:

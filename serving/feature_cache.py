@@ -96,7 +96,12 @@ class FeatureCache:
 
     # -- keys ------------------------------------------------------------------------------
     def creator_keys(self, creators: Sequence) -> list[bytes]:
-        """One key per creator of the request: its records as sent, with the versions."""
+        """One key per creator of the request: its records as sent, with the versions. A body
+        decoded by serving.request_body carries a digest of each creator's raw JSON: keyed by
+        it, a request seen before is never decoded again."""
+        digests = getattr(creators, "content_digests", None)
+        if digests is not None:
+            return [_digest(self.version, b"raw JSON", digest) for digest in digests]
         return [_digest(self.version, to_json(creator)) for creator in creators]
 
     def request_key(self, route: str, creator_keys: Sequence[bytes], campaign,

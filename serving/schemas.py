@@ -81,6 +81,8 @@ def _record_type(table: str, title: str, *, optional: tuple[str, ...] = (),
     return record
 
 
+# A planned collaboration is the plan only: its outcome columns are what the models predict.
+PLAN_COLUMNS = ("campaign_id", "creator_id", "compensation", "cost")
 CreatorProfile = _record_type("creators", "CreatorProfile")
 PostRecord = _record_type("posts", "PostRecord", optional=("creator_id",))
 FollowerSnapshot = _record_type("follower_history", "FollowerSnapshot", optional=("creator_id",))
@@ -89,7 +91,7 @@ CommentRecord = _record_type("comments", "CommentRecord", optional=("creator_id"
 CampaignRecord = _record_type("campaigns", "CampaignRecord")
 PlannedCollaboration = _record_type(
     "collaborations", "PlannedCollaboration", optional=("campaign_id",),
-    only=("campaign_id", "creator_id", "compensation", "cost"),
+    only=PLAN_COLUMNS,
 )
 
 

@@ -43,6 +43,7 @@ from serving.engine import ScoringEngine, load_engine  # noqa: E402
 from serving.errors import RequestError  # noqa: E402
 from serving.logs import install as install_log_filters  # noqa: E402
 from serving.middleware import GuardMiddleware  # noqa: E402
+from serving.request_body import RankBody, ScoreBody, accelerated  # noqa: E402
 from serving.schemas import (  # noqa: E402
     AudienceAccount,
     AuditResponse,
@@ -233,6 +234,12 @@ def _document() -> dict:
         answers={"/score": ScoreResponse, "/rank": RankResponse,
                  "/audit_followers": AuditResponse, "/model_info": ModelInfo})
 
+
+# JSON bodies of the two heavy routes are decoded with msgspec, creators on demand (see
+# serving.request_body); the input models keep their fields and schema.
+for _route, _shape in (("score", ScoreBody), ("rank", RankBody)):
+    CreatorScore.apis[_route].input_spec = accelerated(CreatorScore.apis[_route].input_spec,
+                                                       _shape)
 
 CreatorScore.mount_asgi_app(
     create_app(lambda: getattr(bentoml.get_current_service(), "engine", None)),

@@ -1,0 +1,196 @@
+"""The msgspec decoding of /score and /rank bodies (serving.request_body) against pydantic's.
+
+msgspec may refuse more than pydantic (pydantic then decides), never less: every body it
+accepts, pydantic accepts with the same values. And a request seen before is answered without
+decoding its creators again.
+"""
+from __future__ import annotations
+
+import json
+
+import msgspec
+import pydantic
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from serving.engine import ScoringEngine
+from serving.request_body import CreatorBody, JSONCreators, RankBody, ScoreBody, decode
+from serving.schemas import PLAN_COLUMNS, CreatorRecords
+from tests.serving.helpers import rank_body, score_body
+
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20),
+                    st.floats(allow_nan=False), st.text(max_size=4))
+VALUES = st.recursive(SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=2), st.dictionaries(st.text(max_size=3), inner, max_size=2)),
+    max_leaves=4)
+RECORDS = st.dictionaries(st.sampled_from(["post_id", "likes", "creator_id", "cost",
+                                           "conversions", "x"]), VALUES,
+                          max_size=3)
+
+
+def mostly(right, wrong):
+    """Mostly the right shape, so that accepted bodies are common; sometimes any other."""
+    return st.one_of(right, right, right, wrong)
+
+
+TABLES = mostly(st.lists(mostly(RECORDS, SCALARS), max_size=3), st.one_of(SCALARS, RECORDS))
+
+
+@st.composite
+def creators(draw):
+    creator = {"profile": draw(mostly(RECORDS, VALUES)), "posts": draw(TABLES)}
+    for name in ("follower_history", "audience_sample", "comments", "x"):
+        if draw(st.booleans()):
+            creator[name] = draw(TABLES)
+    for name in ("profile", "posts"):
+        if not draw(st.integers(0, 9)):
+            del creator[name]
+    return draw(mostly(st.just(creator), VALUES))
+
+
+@st.composite
+def bodies(draw):
+    body = {"creators": draw(mostly(st.lists(creators(), max_size=3), VALUES))}
+    for name, values in (("campaign", mostly(RECORDS, SCALARS)),
+                         ("collaborations", mostly(st.lists(RECORDS, max_size=2), VALUES)),
+                         ("explain", mostly(st.booleans(), SCALARS)),
+                         ("top_n", mostly(st.integers(-5, 30), VALUES)),
+                         ("top_k", mostly(st.integers(-5, 30), VALUES)),
+                         ("budget", mostly(st.floats(allow_nan=False), VALUES)),
+                         ("objective", st.sampled_from(["roi", "conversions", "ROI", 3])),
+                         ("extra", VALUES)):
+        if draw(st.booleans()):
+            body[name] = draw(values)
+    return body
+
+
+def _input_spec(route: str):
+    from serving.service import CreatorScore
+
+    return CreatorScore.apis[route].input_spec
+
+
+def _records(creator) -> dict:
+    """A creator's tables as plain dicts (pydantic's TypedDicts drop unknown fields)."""
+    if isinstance(creator, CreatorRecords):
+        creator = creator.model_dump()
+    else:
+        creator = {name: getattr(creator, name) for name in creator.__struct_fields__}
+    return {name: rows for name, rows in creator.items() if rows is not None}
+
+
+def _contract_fields(name: str, value):
+    from data.contract import TABLES
+
+    if value is None:
+        return None
+    table = TABLES["campaigns" if name == "campaign" else "collaborations"]
+    rows = [value] if name == "campaign" else value
+    known = table.column_by_name if name == "campaign" else PLAN_COLUMNS
+    kept = [{k: v for k, v in row.items() if k in known} for row in rows]
+    return kept[0] if name == "campaign" else kept
+
+
+def _known(creator: dict) -> dict:
+    from data.contract import TABLES
+
+    out = {"profile": {k: v for k, v in creator["profile"].items()
+                       if k in TABLES["creators"].column_by_name}}
+    for table in ("posts", "follower_history", "audience_sample", "comments"):
+        if table in creator:
+            out[table] = [{k: v for k, v in row.items() if k in TABLES[table].column_by_name}
+                          for row in creator[table]]
+    return out
+
+
+@pytest.mark.parametrize("route,shape", [("score", ScoreBody), ("rank", RankBody)])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=bodies())
+def test_msgspec_accepts_only_what_pydantic_accepts_with_the_same_values(route, shape, body):
+    raw = json.dumps(body).encode()
+    spec = _input_spec(route)
+    try:
+        expected = spec.model_validate_json(raw)
+    except pydantic.ValidationError:
+        expected = None
+    fields = decode(raw, shape, reparse=lambda: pytest.fail("pydantic was not asked"))
+    if fields is None:
+        return  # refused at the top level: pydantic decides, as before
+    try:
+        decoded = [msgspec.json.decode(r, type=CreatorBody) for r in fields["creators"].raws]
+    except msgspec.MsgspecError:
+        return  # refused a creator: pydantic decides (reparse)
+    assert expected is not None, f"msgspec accepted a body pydantic refuses: {body!r}"
+    for name, value in fields.items():
+        if name in ("campaign", "collaborations"):
+            # pydantic's records drop unknown fields; the validator reads known ones only.
+            value, wanted = _contract_fields(name, value), _contract_fields(
+                name, getattr(expected, name))
+            assert value == wanted, name
+        elif name != "creators":
+            assert value == getattr(expected, name), name
+    assert [_known(_records(c)) for c in decoded] == \
+        [_known(_records(c)) for c in expected.creators]
+
+
+def test_what_msgspec_refuses_gets_pydantics_answer(client, champion):
+    body = score_body(champion.tables, champion.tables["creators"]["creator_id"][:2].tolist())
+    lax = dict(body, top_n="3")  # pydantic's lax mode takes a numeric string
+    assert client.post("/score", json=lax).status_code == 200
+    bad_creator = dict(body, creators=[body["creators"][0], {"profile": 5, "posts": [{}]}])
+    response = client.post("/score", json=bad_creator)
+    assert response.status_code == 400
+    assert response.json()["detail"][0]["loc"][:3] == ["creators", 1, "profile"]
+    no_posts = dict(body, creators=[dict(body["creators"][0], posts=[])])
+    response = client.post("/score", json=no_posts)
+    assert response.status_code == 400
+    assert response.json()["detail"][0]["loc"][:3] == ["creators", 0, "posts"]
+
+
+def test_a_request_seen_before_is_not_decoded_again(champion):
+    engine = ScoringEngine(bundle=champion.bundle, version=champion.version)
+    ids = champion.tables["creators"]["creator_id"][:3].tolist()
+    raw = json.dumps(score_body(champion.tables, ids)).encode()
+    first = decode(raw, ScoreBody, reparse=lambda: pytest.fail("valid body"))
+    answer = engine.score_payload(first["creators"], explain=True)
+    second = decode(raw, ScoreBody, reparse=lambda: pytest.fail("valid body"))
+    assert engine.score_payload(second["creators"], explain=True) == answer
+    assert second["creators"]._decoded is None  # answered from the request cache
+    # Changed content is a new key: decoded and scored afresh.
+    changed = json.loads(raw)
+    changed["creators"][0]["profile"]["followers"] += 1_000
+    third = decode(json.dumps(changed).encode(), ScoreBody, reparse=lambda: pytest.fail(""))
+    engine.score_payload(third["creators"], explain=True)
+    assert third["creators"]._decoded is not None
+
+
+def test_rank_over_decoded_creators_equals_rank_over_records(champion):
+    from tests.serving.helpers import campaign_with_plans
+
+    campaign_id = campaign_with_plans(champion.tables)
+    body = rank_body(champion.tables, campaign_id, budget=5_000.0)
+    fields = decode(json.dumps(body).encode(), RankBody, reparse=lambda: pytest.fail(""))
+    assert isinstance(fields["creators"], JSONCreators)
+    records = pydantic.TypeAdapter(list[CreatorRecords]).validate_python(body["creators"])
+    engine = ScoringEngine(bundle=champion.bundle, version=champion.version)
+    from_json = engine.rank_payload(fields["creators"], fields["campaign"],
+                                    fields["collaborations"], budget=fields["budget"],
+                                    top_k=fields["top_k"])
+    fresh = ScoringEngine(bundle=champion.bundle, version=champion.version)
+    assert fresh.rank_payload(records, body["campaign"], body["collaborations"],
+                              budget=body["budget"], top_k=body["top_k"]) == from_json
+
+
+def test_a_plans_outcome_fields_are_ignored_as_pydantic_ignored_them(client, champion):
+    """pydantic's PlannedCollaboration kept the plan only; decoded plans keep every field,
+    so the request's tables read the plan columns only."""
+    from tests.serving.helpers import campaign_with_plans
+
+    body = rank_body(champion.tables, campaign_with_plans(champion.tables), budget=5_000.0)
+    noisy = dict(body, collaborations=[dict(plan, conversions="many", revenue=[1])
+                                       for plan in body["collaborations"]])
+    plain = client.post("/rank", json=body)
+    assert plain.status_code == 200
+    answer = client.post("/rank", json=noisy)
+    assert answer.status_code == 200 and answer.json() == plain.json()
