@@ -6,7 +6,7 @@ msgspec (~20 ms) and every creator stays as its raw JSON bytes, hashed at once (
 ms): the feature cache keys creators by that content (serving.feature_cache), so a request
 seen before (a brand manager moving the budget) is answered without decoding its creators at
 all. A creator is decoded (msgspec, into the same plain dicts pydantic gives) only when the
-engine reads it.
+engine reads it, its records as structs of the contract's columns.
 
 One shape, pydantic's: whatever msgspec refuses, at the top level or in a creator, is parsed
 again by the route's pydantic model, which either gives the 400 it always gave or accepts it
@@ -22,20 +22,37 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from data.contract import TABLES
+
 # Content digests of the raw creators: SHA-256 runs on the CPU's SHA extensions (~1.7 GB/s
 # here, 2x blake2b); 16 bytes are plenty for a cache key.
 DIGEST_BYTES = 16
 
 
+def _record(table: str) -> type[msgspec.Struct]:
+    """A row of a contract table: every contract column, any JSON value (the contract
+    validator decides it), absent = None; other fields ignored, as pydantic's records do.
+    Rows decode ~40% faster as structs than as dicts, and columns read faster from them."""
+    return msgspec.defstruct(f"{table}_record", [(column.name, Any, None)
+                                                for column in TABLES[table].columns])
+
+
+ProfileRecord = _record("creators")
+PostRecord = _record("posts")
+FollowerSnapshot = _record("follower_history")
+AudienceAccount = _record("audience_sample")
+CommentRecord = _record("comments")
+
+
 class CreatorBody(msgspec.Struct):
     """One creator as `serving.schemas.CreatorRecords` accepts it: records are JSON objects
-    with any values (the contract validator decides them), unknown fields ignored."""
+    (see `_record`), posts at least one."""
 
-    profile: dict[str, Any]
-    posts: Annotated[list[dict[str, Any]], msgspec.Meta(min_length=1)]
-    follower_history: list[dict[str, Any]] | None = None
-    audience_sample: list[dict[str, Any]] | None = None
-    comments: list[dict[str, Any]] | None = None
+    profile: ProfileRecord
+    posts: Annotated[list[PostRecord], msgspec.Meta(min_length=1)]
+    follower_history: list[FollowerSnapshot] | None = None
+    audience_sample: list[AudienceAccount] | None = None
+    comments: list[CommentRecord] | None = None
 
 
 class ScoreBody(msgspec.Struct):
