@@ -12,12 +12,13 @@ Scenarios (targets from issue 10):
      manager moving the budget): p50 <= 50 ms;
   4. POST /score, 100 creators per request (no explanations), `--concurrency` clients:
      >= 2,000 creators/s.
-Two floors are measured in the same run, on the same machine, so that a noisy shared machine
-shows as noise in both: the bare model time (LightGBM `predict` of every model of the champion
+Three floors are measured in the same run, on the same machine, so that a noisy shared machine
+shows as noise in all: the bare model time (LightGBM `predict` of every model of the champion
 on the rows' precomputed features as numpy rows, plus `predict(pred_contrib=True)` on the rows
-the service explains), and a no-op BentoML service with the same input types
-(scripts/noop_service.py: HTTP, BentoML and request parsing, nothing else). Each figure is a
-median over `--rounds` rounds and is printed with both ratios.
+the service explains), a no-op BentoML service with the same input types
+(scripts/noop_service.py: HTTP, BentoML and pydantic's request parsing, nothing else) and the
+same bodies only read (HTTP and the transfer, no parsing). Each figure is a median over
+`--rounds` rounds and is printed with its ratios.
 
 The request bodies come from a synthetic world (data.synthetic.generate_world); planned
 collaboration costs for /rank are a fixed fee per 1,000 followers. Request loops are bounded
@@ -241,10 +242,16 @@ def _floor_round(url: str, data: dict, args) -> dict:
         _timed_posts(client, "/score", one, 20)
         rank = [json.dumps(data["rank_1000"]).encode()]
         _timed_posts(client, "/rank", rank, 1)
-        return {"score_1": _timed_posts(client, "/score", one, args.requests),
-                "rank_1000": _timed_posts(client, "/rank", rank, max(5, args.requests // 10)),
-                "batch_100": _timed_posts(client, "/score", [json.dumps(
-                    data["batch_100"][0]).encode()], max(5, args.batch_requests))}
+        batch = [json.dumps(data["batch_100"][0]).encode()]
+        out = {"score_1": _timed_posts(client, "/score", one, args.requests),
+               "rank_1000": _timed_posts(client, "/rank", rank, max(5, args.requests // 10)),
+               "batch_100": _timed_posts(client, "/score", batch, max(5, args.batch_requests))}
+        # The same bodies only read: HTTP and the bytes' transfer, no parsing.
+        for name, bodies, n in (("score_1", one, args.requests),
+                                ("rank_1000", rank, max(5, args.requests // 10)),
+                                ("batch_100", batch, max(5, args.batch_requests))):
+            out[f"{name}_read"] = _timed_posts(client, "/floor/read_body", bodies, n)
+        return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -328,6 +335,8 @@ def report(rounds: list[dict], floors: list[dict], bare: dict, args) -> None:
                          f"{1000 * bare[name]:.2f} ms")
         floor = _median_percentile(floors, floor_name or name, 50)
         parts.append(f"{seconds / floor:.1f}x the no-op BentoML service's {1000 * floor:.1f} ms")
+        read = _median_percentile(floors, f"{floor_name or name}_read", 50)
+        parts.append(f"{seconds / read:.1f}x reading the body alone, {1000 * read:.1f} ms")
         return " (" + "; ".join(parts) + ")"
 
     n = len(rounds)

@@ -1,6 +1,7 @@
-"""The floor of scripts/benchmark_service.py: a BentoML service with the scoring routes' input
-types (same request parsing) that does nothing with them. What the real service costs above
-this is ours; below it is BentoML and HTTP."""
+"""The floors of scripts/benchmark_service.py: a BentoML service with the scoring routes' input
+types (pydantic's parsing of the body, as BentoML does by default) that does nothing with
+them, and `/floor/read_body`, which only reads the body (HTTP and the transfer of the bytes:
+what no parsing can go below). What the real service costs above these is ours."""
 from __future__ import annotations
 
 import os
@@ -8,6 +9,10 @@ import os
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 
 import bentoml  # noqa: E402
+from starlette.applications import Starlette  # noqa: E402
+from starlette.requests import Request  # noqa: E402
+from starlette.responses import JSONResponse  # noqa: E402
+from starlette.routing import Route  # noqa: E402
 
 from serving.config import default_workers  # noqa: E402
 from serving.schemas import CampaignRecord, CreatorRecords, PlannedCollaboration  # noqa: E402
@@ -28,3 +33,11 @@ class NoOp:
              collaborations: list[PlannedCollaboration],  # type: ignore[valid-type]
              budget: float, top_k: int = 10, objective: str = "roi", top_n: int = 5) -> dict:
         return {"creators": len(creators)}
+
+
+async def _read_body(request: Request) -> JSONResponse:
+    return JSONResponse({"bytes": len(await request.body())})
+
+
+NoOp.mount_asgi_app(Starlette(routes=[Route("/read_body", _read_body, methods=["POST"])]),
+                    path="/floor")
