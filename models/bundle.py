@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
@@ -45,16 +46,25 @@ CHUNK_CREATORS = 5_000
 
 @dataclass
 class Scores:
-    """Scores.table: one row per scored (campaign, creator); explanations keyed by
-    (campaign_id or None, creator_id), each a list of dicts (model, feature, label, family,
-    value, contribution, direction, text, ...); features: the feature frame the rows were
-    scored from (same rows, same order) and planned: the planned collaborations scored (None
-    without a campaign), so callers can explain or re-score a subset without recomputing."""
+    """The scores of rows (one per scored (campaign, creator)): `columns` by name (numbers as
+    float64 arrays, text as object arrays with None for missing) and, built from them when
+    first read, `table`, the same as a DataFrame (text as pandas' str dtype). The service
+    answers from `columns`: a DataFrame of a one-creator request costs more than its models.
+    explanations: keyed by (campaign_id or None, creator_id), each a list of dicts (model,
+    feature, label, family, value, contribution, direction, text, ...); features: the feature
+    frame the rows were scored from (same rows, same order) and planned: the planned
+    collaborations scored (None without a campaign), so callers can explain or re-score a
+    subset without recomputing."""
 
-    table: pd.DataFrame
+    columns: dict[str, np.ndarray]
     explanations: dict = field(default_factory=dict)
     features: pd.DataFrame | None = None
     planned: pd.DataFrame | None = None
+
+    @cached_property
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame({name: pd.array(values, dtype="str") if name in TEXT_COLUMNS
+                             else values for name, values in self.columns.items()})
 
 
 class Scorer(Protocol):
@@ -94,6 +104,11 @@ def campaign_plans(ds: Dataset, campaign_id: str | None) -> pd.DataFrame | None:
         return None
     planned = ds.collaborations[ds.collaborations["campaign_id"] == campaign_id]
     return planned if len(planned) else None
+
+
+# The text columns of Scores.table (pandas' str dtype there; object arrays in Scores.columns).
+TEXT_COLUMNS = frozenset({"creator_id", "campaign_id", "verdict", "top_niches", "compensation",
+                          "model_version", "feature_version"})
 
 
 def _top_niches(matrix: FeatureMatrix) -> np.ndarray:
@@ -281,18 +296,18 @@ class ScoringBundle:
         risk = self.risk_model.predict_arrays(matrix, num_threads=self.num_threads)
         # Built as one dict of arrays and turned into a frame once: inserting columns one by
         # one costs ~1 ms each with pandas 3.
-        columns: dict[str, object] = {
-            "creator_id": pd.array(creator_ids, dtype="str"),
-            "campaign_id": pd.array(campaign_ids, dtype="str"),
+        columns: dict[str, np.ndarray] = {
+            "creator_id": creator_ids,
+            "campaign_id": campaign_ids,
             "engagement_rate": matrix.column("engagement_rate_median"),
             "engagement_percentile": matrix.column("engagement_rate_median_cohort_percentile"),
             "cohort_size": matrix.column("cohort_size"),
         }
         columns.update(risk)
-        columns["verdict"] = pd.array(risk["verdict"], dtype="str")
+        columns["verdict"] = np.asarray(risk["verdict"], dtype=object)
         columns["niche_fit"] = (matrix.column("campaign_niche_share") if planned is not None
                                 else np.full(n, np.nan))
-        columns["top_niches"] = pd.array(_top_niches(matrix), dtype="str")
+        columns["top_niches"] = _top_niches(matrix)
         conv = None
         if planned is not None:
             conv = self.conversion_matrix(matrix, risk["fake_share"])
@@ -300,7 +315,8 @@ class ScoringBundle:
                 conv, num_threads=self.num_threads)
             value = self._revenue_per_conversion(ds, campaign_ids)
             cost = planned["cost"].to_numpy(dtype="float64")
-            columns["compensation"] = pd.array(planned["compensation"].to_numpy(), dtype="str")
+            columns["compensation"] = planned["compensation"].to_numpy(dtype=object,
+                                                                       na_value=None)
             columns["cost"] = cost
             columns["revenue_per_conversion"] = value
             money = {"expected_conversions": (mean, low, high)}
@@ -309,7 +325,7 @@ class ScoringBundle:
                 money["predicted_roi"] = tuple(np.where(cost > 0, r / cost, np.nan)
                                                for r in money["expected_revenue"])
         else:
-            columns["compensation"] = pd.array([None] * n, dtype="str")
+            columns["compensation"] = np.full(n, None, dtype=object)
             columns["cost"] = np.full(n, np.nan)
             columns["revenue_per_conversion"] = np.full(n, np.nan)
             money = {name: (np.full(n, np.nan),) * 3 for name in (
@@ -318,12 +334,11 @@ class ScoringBundle:
             columns[name] = point
             columns[f"{name}_low"] = low_bound
             columns[f"{name}_high"] = high_bound
-        columns["model_version"] = pd.array([self.model_version] * n, dtype="str")
-        columns["feature_version"] = pd.array([self.feature_version] * n, dtype="str")
-        table = pd.DataFrame(columns)
+        columns["model_version"] = np.full(n, self.model_version, dtype=object)
+        columns["feature_version"] = np.full(n, self.feature_version, dtype=object)
         explanations = (self.explain(matrix, conv, campaign_ids, creator_ids, top_n)
                         if explain else {})
-        return Scores(table=table, explanations=explanations, features=X, planned=planned)
+        return Scores(columns=columns, explanations=explanations, features=X, planned=planned)
 
     # -- explanations ----------------------------------------------------------------------
     def explain(self, X, conv: FeatureMatrix | None, campaign_ids, creator_ids,

@@ -197,21 +197,21 @@ class ScoringEngine:
             raise RequestError(422, "invalid request", detail)
         data, scores = self._score(creators, campaign, collaborations, explain=False,
                                    top_n=top_n, check=_check_every_creator_planned)
-        features, planned, table = scores.features, scores.planned, scores.table
-        revenue = table["expected_revenue"].to_numpy("float64", na_value=np.nan)
+        features, planned, table = scores.features, scores.planned, scores.columns
+        revenue = np.asarray(table["expected_revenue"], dtype="float64")
         if objective in ("roi", "profit", "revenue") and np.isnan(revenue).all():
             raise RequestError(422, "invalid request", [problem(
                 ["objective"], f"objective {objective!r} needs expected revenue, which needs the "
                 "campaign's product_price; expected objective 'conversions' or a product_price",
                 "needs_revenue")])
-        cost = table["cost"].to_numpy("float64", na_value=np.nan)
-        conversions = table["expected_conversions"].to_numpy("float64", na_value=np.nan)
+        cost = np.asarray(table["cost"], dtype="float64")
+        conversions = np.asarray(table["expected_conversions"], dtype="float64")
         score, value = objective_values(objective, revenue, conversions, cost)
         order = rank_order(score)
         selection = select_within_budget(value, cost, float(budget), order=order)
         chosen = np.zeros(len(order), dtype=bool)
         chosen[selection.indices] = True
-        ids = table["creator_id"].to_numpy(dtype=object)
+        ids = np.asarray(table["creator_id"], dtype=object)
         top = order[:top_k]
         top_ids = [str(ids[i]) for i in top]
         # Explanations for the returned candidates only, from the features already computed.

@@ -10,12 +10,13 @@ Columns are read column-wise once (numpy / lists); the per-creator loop only ass
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from data.domain import AUDIENCE_CLASSES, tier_names
+from models.matrix import FeatureMatrix
 from models.quantification import DRIFT_TOLERANCE, failed_check_text
 
 MODEL_NAMES = ("follower_account", "bought_followers", "fake_share", "conversions")
@@ -49,12 +50,11 @@ def _number(value) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _column(frame: pd.DataFrame, name: str, rows: np.ndarray) -> list:
+def _numbers(columns: Mapping[str, np.ndarray], name: str, rows: np.ndarray) -> list:
     """Column `name` at positions `rows` as Python floats/None (all None if absent)."""
-    if name not in frame.columns:
+    if name not in columns:
         return [None] * len(rows)
-    values = frame[name].to_numpy(dtype="float64", na_value=np.nan)[rows]
-    return _floats_or_none(values)
+    return _floats_or_none(np.asarray(columns[name], dtype="float64")[rows])
 
 
 def _floats_or_none(values: np.ndarray) -> list:
@@ -64,12 +64,12 @@ def _floats_or_none(values: np.ndarray) -> list:
     return out.tolist()
 
 
-def _text_column(frame: pd.DataFrame, name: str, rows: np.ndarray) -> list:
-    if name not in frame.columns:
+def _texts(columns: Mapping[str, np.ndarray], name: str, rows: np.ndarray) -> list:
+    if name not in columns:
         return [None] * len(rows)
-    values = frame[name].to_numpy(dtype=object)[rows]
-    return [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
-            for v in values.tolist()]
+    values = np.asarray(columns[name], dtype=object)[rows]
+    return [None if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA
+            else str(v) for v in values.tolist()]
 
 
 def _top_niches(text: str | None) -> list[dict]:
@@ -124,9 +124,8 @@ def _contribution(item: dict) -> dict:
     }
 
 
-def _positions(table: pd.DataFrame, creator_ids: Sequence[str]) -> np.ndarray:
-    index = pd.Index(table["creator_id"].astype(object))
-    positions = index.get_indexer(list(creator_ids))
+def _positions(scored_ids: np.ndarray, creator_ids: Sequence[str]) -> np.ndarray:
+    positions = pd.Index(np.asarray(scored_ids, dtype=object)).get_indexer(list(creator_ids))
     if (positions < 0).any():
         missing = [c for c, p in zip(creator_ids, positions, strict=True) if p < 0][:5]
         raise RuntimeError(f"scores are missing creators {missing}")
@@ -139,18 +138,20 @@ def creator_scores(scores, features: pd.DataFrame, dataset, order: Sequence[str]
     """One nested answer per creator of `order` (request order).
 
     `features` is the bundle pipeline's feature frame the scores came from (same row order as
-    `scores.table`); `audience_classes` maps each class to per-row shares when the caller
+    `scores.columns`); `audience_classes` maps each class to per-row shares when the caller
     computed them (else read from the `audience_share_<class>` features).
     """
-    table = scores.table
-    rows = _positions(table, order)
-    feature_frame = features  # read by position: same row order as the table
+    table = scores.columns
+    rows = _positions(table["creator_id"], order)
+    # Read by position (same row order as the scores), from one float matrix.
+    feature_frame = {name: values for name, values in zip(
+        features.columns, FeatureMatrix.of(features).values.T, strict=True)}
     creators = dataset.creators
     at = pd.Index(creators["creator_id"].astype(object)).get_indexer(list(order))
     platforms = creators["platform"].to_numpy(dtype=object)[at].tolist()
     tiers = tier_names(creators["followers"].to_numpy(dtype="float64", na_value=np.nan)[at]
                        ).tolist()
-    get = {name: _column(table, name, rows) for name in (
+    get = {name: _numbers(table, name, rows) for name in (
         "engagement_rate", "engagement_percentile", "cohort_size", "fake_follower_risk",
         "fake_share", "fake_share_low", "fake_share_high", "audience_quality", "niche_fit",
         "audience_domain_drift", "cost", "expected_conversions", "expected_conversions_low",
@@ -158,13 +159,13 @@ def creator_scores(scores, features: pd.DataFrame, dataset, order: Sequence[str]
         "expected_revenue", "expected_revenue_low", "expected_revenue_high", "predicted_roi",
         "predicted_roi_low", "predicted_roi_high", "revenue_per_conversion",
         *COMPONENT_EVIDENCE, *(e for group in COMPONENT_EVIDENCE.values() for e in group))}
-    metrics = {name: _column(feature_frame, name, rows) for name in ENGAGEMENT_METRICS}
+    metrics = {name: _numbers(feature_frame, name, rows) for name in ENGAGEMENT_METRICS}
     classes = audience_classes or {
-        name: _column(feature_frame, f"audience_share_{name}", rows) for name in AUDIENCE_CLASSES}
-    campaign_ids = _text_column(table, "campaign_id", rows)
-    compensations = _text_column(table, "compensation", rows)
-    top_niches = _text_column(table, "top_niches", rows)
-    verdicts = _text_column(table, "verdict", rows)
+        name: _numbers(feature_frame, f"audience_share_{name}", rows) for name in AUDIENCE_CLASSES}
+    campaign_ids = _texts(table, "campaign_id", rows)
+    compensations = _texts(table, "compensation", rows)
+    top_niches = _texts(table, "top_niches", rows)
+    verdicts = _texts(table, "verdict", rows)
     out = []
     for i, creator_id in enumerate(order):
         campaign_id = campaign_ids[i]
