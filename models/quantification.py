@@ -196,6 +196,7 @@ class FakeShareEstimator(BaseEstimator):
         prior = np.full(n_groups, self.training_prior)
         active = np.ones(n_groups, dtype=bool)
         for _ in range(SLD_ITERATIONS):
+            # Only the accounts of groups still moving: a converged group's prior is final.
             updated = _group_sums(self.posterior(p, prior[group]), group, n_groups
                                   ) / np.maximum(n, 1.0)
             converged = np.abs(updated - prior) < SLD_TOLERANCE
@@ -203,6 +204,8 @@ class FakeShareEstimator(BaseEstimator):
             active &= ~converged
             if not active.any():
                 break
+            moving = active[group]
+            p, group = p[moving], group[moving]
         return prior
 
     # ------------------------------------------------------------------ with intervals
@@ -227,9 +230,12 @@ class FakeShareEstimator(BaseEstimator):
                           else [[] for _ in range(n_groups)])
         failing = np.array([bool(f) for f in drifted_fields], dtype=bool)
         if failing.any():
-            # Only the failing groups: they have accounts, so classify-and-count is defined.
-            every = np.vstack([self.point_estimates(p, group, n_groups, method=m)
-                               for m in METHODS])[:, failing]
+            # Only the failing groups' accounts (every method estimates each group on its own):
+            # they have accounts, so classify-and-count is defined.
+            rows = failing[group]
+            renumbered = (np.cumsum(failing) - 1)[group[rows]]
+            every = np.vstack([self.point_estimates(p[rows], renumbered, int(failing.sum()),
+                                                    method=m) for m in METHODS])
             low[failing] = np.fmin(low[failing], np.nanmin(every, axis=0))
             high[failing] = np.fmax(high[failing], np.nanmax(every, axis=0))
         return ShareEstimates(share=share, low=low, high=high, n_accounts=n, method=self.method,

@@ -54,7 +54,35 @@ def test_groups_are_estimated_at_once_like_one_by_one(fitted):
         together = estimator.point_estimates(p, group, 4)
         assert np.isnan(together[3])  # an empty group has no share
         alone = [estimator.point_estimates(block)[0] for block in blocks]
-        np.testing.assert_allclose(together[:3], alone, atol=1e-5, err_msg=method)
+        # Exactly: each group's EM stops on its own, whatever the others do.
+        np.testing.assert_array_equal(together[:3], alone, err_msg=method)
+
+
+def test_a_failed_domain_check_widens_only_its_groups_to_every_method(fitted):
+    rng = np.random.default_rng(5)
+    blocks = [_calibrated_scores(rng, k, 150 - k)[0] for k in (5, 40, 90, 140)]
+    p = np.concatenate(blocks)
+    group = np.repeat(np.arange(4), 150)
+    failing = np.array([False, True, False, True])
+
+    def check(share):
+        return FieldDriftResult(drift=np.where(failing, 0.5, 0.0), field_drift={},
+                                drifted_fields=[["followers"] if f else [] for f in failing])
+
+    estimator = fitted["sld"]
+    plain = estimator.estimate_groups(p, group, 4)
+    checked = estimator.estimate_groups(p, group, 4, check=check)
+    every = np.array([[estimator.point_estimates(block, method=m)[0] for m in METHODS]
+                      for block in blocks])
+    np.testing.assert_array_equal(checked.low[~failing], plain.low[~failing])
+    np.testing.assert_array_equal(checked.high[~failing], plain.high[~failing])
+    np.testing.assert_array_equal(checked.low[failing],
+                                  np.fmin(plain.low, every.min(axis=1))[failing])
+    np.testing.assert_array_equal(checked.high[failing],
+                                  np.fmax(plain.high, every.max(axis=1))[failing])
+    # The example is one where the methods disagree beyond the interval somewhere.
+    assert (checked.high[failing] - checked.low[failing]
+            > plain.high[failing] - plain.low[failing]).any()
 
 
 def test_interval_covers_in_domain_at_nominal_rate(fitted):
