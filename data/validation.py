@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from data.contract import EARLIEST_DATE, MAX_EXACT_NUMBER, TABLES, Column, Table
 from data.dataset import Dataset
@@ -195,20 +196,44 @@ def _bool_or_missing(value):
 
 
 # Plain Python over object arrays: on the few rows of a scoring request it is far cheaper than
-# pandas' per-call overhead, and on large files it costs about what pandas' str methods cost.
+# pandas' per-call overhead. Large columns whose values are all text or missing take the Arrow
+# path below instead (same results, proven by tests/data/test_validation_paths.py).
 def _coerce_str(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    if len(values) >= VECTOR_MIN_ROWS and pd.api.types.infer_dtype(values, skipna=True) in (
-            "string", "empty"):
-        # All text or missing (a CSV, JSON strings): one vectorised strip instead of a call
-        # per value, same result.
-        text = pd.Series(values, dtype=object).str.strip()
-        present = text.notna().to_numpy() & (text.to_numpy(object) != "")
-        out = np.where(present, text.to_numpy(object), None)
-        return out, np.zeros(len(values), dtype=bool)
     parsed = [text_or_missing(v) for v in values]
     bad = np.fromiter((v is _NO_VALUE for v in parsed), dtype=bool, count=len(parsed))
     out = np.array([None if v is _NO_VALUE else v for v in parsed], dtype=object)
     return out, bad
+
+
+def _arrow_text(raw: pd.Series) -> pa.Array | pa.ChunkedArray | None:
+    """The column as Arrow large_string when every value is text or missing by
+    `text_or_missing`'s rule (missing: `_is_missing`), else None (the per-value path)."""
+    if getattr(_STR_DTYPE, "storage", None) != "pyarrow":
+        return None
+    if isinstance(raw.dtype, pd.StringDtype):  # a JSON request's text, a CSV: no Python strings
+        return pa.array(raw.array, type=pa.large_string())
+    if raw.dtype != object:
+        return None
+    values = raw.to_numpy()
+    # infer_dtype skips None, NaN and pd.NA only (a NaT or a Decimal NaN make it "mixed"):
+    # the values `_is_missing` takes as missing, Arrow's nulls with from_pandas.
+    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        return None
+    try:
+        return pa.array(values, type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowException, ValueError, TypeError):  # e.g. a lone surrogate
+        return None
+
+
+def _clean_text(text: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """`text_or_missing` over Arrow text: stripped, empty as missing. Arrow's Unicode
+    whitespace is Python's str.strip() set (a test compares every code point)."""
+    stripped = pc.utf8_trim_whitespace(text)
+    return pc.if_else(pc.equal(stripped, ""), pa.scalar(None, stripped.type), stripped)
+
+
+def _null_mask(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return array.is_null().to_numpy(zero_copy_only=False)
 
 
 def _coerce_number(values: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -250,12 +275,31 @@ def _coerce_number_vectorised(values: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 def _coerce_bool(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if len(values) >= VECTOR_MIN_ROWS:
+        settled = _plain_bools(values)
+        if settled is not None:
+            return settled
     parsed = [_bool_or_missing(v) for v in values]
     bad = np.fromiter((v is _NO_VALUE for v in parsed), dtype=bool, count=len(parsed))
     truth = np.fromiter((v is True for v in parsed), dtype=bool, count=len(parsed))
     missing = np.fromiter((v is None or v is _NO_VALUE for v in parsed), dtype=bool,
                           count=len(parsed))
     return truth, missing, bad
+
+
+def _plain_bools(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(truth, missing, bad) when every value is a bool (Python or numpy) or None, else None.
+
+    Arrow infers the type bool only from exactly those values (a 1, "yes" or NaN makes it
+    refuse or infer another type), which `_bool_or_missing` takes as they are."""
+    try:
+        array = pa.array(values)
+    except (pa.ArrowException, ValueError, TypeError, OverflowError):
+        return None
+    if array.type != pa.bool_():
+        return None
+    truth = pc.fill_null(array, False).to_numpy(zero_copy_only=False)
+    return truth, _null_mask(array), np.zeros(len(values), dtype=bool)
 
 
 def _iso_text(value):
@@ -277,6 +321,9 @@ def _coerce_time(raw: pd.Series, column: Column
         if getattr(series.dt, "tz", None) is not None:
             series = series.dt.tz_convert("UTC").dt.tz_localize(None)
         times = series.to_numpy()
+        bad = np.zeros(len(raw), dtype=bool)
+    elif (len(raw) >= VECTOR_MIN_ROWS and (text := _arrow_text(raw)) is not None
+          and (times := _parse_plain_iso_arrow(_clean_text(text))) is not None):
         bad = np.zeros(len(raw), dtype=bool)
     else:
         texts = [text_or_missing(v) if isinstance(v, str) else
@@ -319,17 +366,37 @@ def _parse_plain_iso(texts: np.ndarray) -> np.ndarray | None:
         return None
 
 
+_PLAIN_ISO_ANCHORED = f"^(?:{_PLAIN_ISO.pattern})$"
+
+
+def _parse_plain_iso_arrow(texts: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
+    """`_parse_plain_iso` of cleaned Arrow text (null = missing), in Arrow: one regex match
+    and one cast for the column instead of a call per value. Arrow's parser takes the plain
+    forms as numpy does and refuses the same impossible dates (tests compare them)."""
+    if pc.all(pc.match_substring_regex(texts, _PLAIN_ISO_ANCHORED)).as_py() is False:
+        return None
+    try:
+        times = pc.cast(texts, pa.timestamp("ns"))
+    except (pa.ArrowException, ValueError):  # e.g. 2024-02-30
+        return None
+    return np.asarray(times.to_numpy(zero_copy_only=False), dtype="datetime64[ns]")
+
+
 def _coerce_column(table: Table, column: Column, raw: pd.Series, collect: _Collector):
     """(typed array, plain values) of one contract column; problems go to `collect`.
 
     The plain values (str columns: object array with None for missing; dates: datetime64)
     serve the uniqueness and reference checks of small tables without pandas."""
-    values = raw.to_numpy(object) if column.type in ("str", "bool") or raw.dtype.kind == "O" \
-        else raw.to_numpy()
+    if (column.type == "str" and len(raw) >= VECTOR_MIN_ROWS
+            and (text := _arrow_text(raw)) is not None):
+        return _coerce_arrow_str(table, column, raw, text, collect)
+    # Date and timestamp columns need the raw values only to tell lists among wrong values.
+    values = None if column.type in ("date", "ts") else raw.to_numpy(object) \
+        if column.type in ("str", "bool") or raw.dtype.kind == "O" else raw.to_numpy()
     outside = None
     if column.type == "str":
         out, bad = _coerce_str(values)
-        missing = np.fromiter((v is None for v in out), dtype=bool, count=len(out))
+        missing = pd.isna(out)  # str or None only
     elif column.type in ("int", "float"):
         out, bad = _coerce_number(values, values.dtype)
         if column.type == "int":
@@ -343,6 +410,8 @@ def _coerce_column(table: Table, column: Column, raw: pd.Series, collect: _Colle
         out, bad, outside = _coerce_time(raw, column)
         missing = np.isnat(out) & ~bad & ~outside
     if bad.any():
+        if values is None:
+            values = raw.to_numpy(object)
         listed = bad & _list_valued(values, bad)
         collect.add_rows(table.name, column.name, listed, raw,
                          "a list in a cell", "one value per cell: " + _expected_text(column))
@@ -374,16 +443,50 @@ def _coerce_column(table: Table, column: Column, raw: pd.Series, collect: _Colle
         # Reported above; as NaN it is not cast to int64, which would overflow with a warning.
         out = np.where(beyond, np.nan, out)
     if column.allowed is not None:
-        allowed = set(column.allowed)
-        lowered = [v.lower() if v is not None else None for v in out]
-        unknown = np.fromiter((v is not None and v not in allowed for v in lowered),
-                              dtype=bool, count=len(lowered))
-        if unknown.any():
-            collect.add_rows(table.name, column.name, unknown, raw,
-                             f"unknown {column.name}", "one of " + ", ".join(column.allowed))
-        out = np.array([None if u else v for v, u in zip(lowered, unknown, strict=True)],
-                       dtype=object)
+        out = _vocabulary(table, column, out, raw, collect)
     return _typed_array(column, out, bad | missing), out
+
+
+def _vocabulary(table: Table, column: Column, out: np.ndarray, raw: pd.Series,
+                collect: _Collector) -> np.ndarray:
+    """A vocabulary column's text lower-cased, unknown words reported and made missing."""
+    allowed = set(column.allowed)
+    lowered = [v.lower() if v is not None else None for v in out]
+    unknown = np.fromiter((v is not None and v not in allowed for v in lowered),
+                          dtype=bool, count=len(lowered))
+    _report_unknown(table, column, unknown, raw, collect)
+    return np.array([None if u else v for v, u in zip(lowered, unknown, strict=True)],
+                    dtype=object)
+
+
+def _report_unknown(table: Table, column: Column, unknown: np.ndarray, raw: pd.Series,
+                    collect: _Collector) -> None:
+    if unknown.any():
+        collect.add_rows(table.name, column.name, unknown, raw,
+                         f"unknown {column.name}", "one of " + ", ".join(column.allowed))
+
+
+def _coerce_arrow_str(table: Table, column: Column, raw: pd.Series,
+                      text: pa.Array | pa.ChunkedArray, collect: _Collector):
+    """`_coerce_column` of a str column given as Arrow text (see `_arrow_text`): the same
+    problems and values without a Python object per value. No plain values (None): the table
+    is large, its checks use the typed arrays."""
+    clean = _clean_text(text)
+    missing = _null_mask(clean)
+    if not column.nullable and missing.any():
+        collect.add_rows(table.name, column.name, missing, None, "missing value",
+                         _expected_text(column))
+    if column.allowed is not None:
+        if pc.all(pc.string_is_ascii(clean)).as_py() is False:
+            # str.lower() and Arrow's lower-casing may differ beyond ASCII: Python decides.
+            out = _vocabulary(table, column, clean.to_numpy(zero_copy_only=False), raw, collect)
+            return _str_array(out), None
+        lowered = pc.ascii_lower(clean)
+        known = pc.is_in(lowered, value_set=pa.array(column.allowed, pa.large_string()))
+        _report_unknown(table, column, ~known.to_numpy(zero_copy_only=False) & ~missing, raw,
+                        collect)
+        clean = pc.if_else(known, lowered, pa.scalar(None, lowered.type))
+    return pd.arrays.ArrowStringArray(clean, dtype=_STR_DTYPE), None
 
 
 def _list_valued(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -443,7 +546,9 @@ def _typed_array(column: Column, values: np.ndarray, missing: np.ndarray):
 
 def _check_unique(table: Table, frame: pd.DataFrame, collect: _Collector,
                   plain: dict[str, np.ndarray] | None = None) -> None:
-    small = plain is not None and len(frame) <= SMALL_TABLE_ROWS
+    # Columns that took an Arrow path have no plain values (None): their table is large.
+    small = plain is not None and len(frame) <= SMALL_TABLE_ROWS and all(
+        plain[c.name] is not None for c in table.columns if c.unique or c.name in table.key)
     for column in table.columns:
         if column.unique and column.name in frame:
             if small:
@@ -510,19 +615,31 @@ def _check_references(typed: dict[str, pd.DataFrame], collect: _Collector,
                                 column=column, expected=f"a {parent} table")
                 continue
             if (plain is not None and len(frame) <= SMALL_TABLE_ROWS
-                    and len(typed[parent]) <= SMALL_TABLE_ROWS):
+                    and len(typed[parent]) <= SMALL_TABLE_ROWS
+                    and plain[name][column] is not None
+                    and plain[parent][parent_column] is not None):
                 known = set(plain[parent][parent_column].tolist())
                 known.discard(None)
                 orphan = np.fromiter((v is not None and v not in known
                                       for v in plain[name][column]),
                                      dtype=bool, count=len(frame))
             else:
-                known = typed[parent][parent_column]
-                orphan = (~frame[column].isin(known) & frame[column].notna()).to_numpy()
+                orphan = _orphans(frame[column], typed[parent][parent_column])
             if orphan.any():
                 collect.add_rows(name, column, orphan, frame[column],
                                  f"orphan row: no such {parent_column} in {parent}",
                                  f"a {parent_column} listed in {parent}")
+
+
+def _orphans(values: pd.Series, known: pd.Series) -> np.ndarray:
+    """True where a present value of a str column is not among `known` (a hash lookup in
+    Arrow: pandas' isin on Arrow strings goes through Python objects, 130 ms on 20k rows)."""
+    values = pa.array(values.array, type=pa.large_string())
+    known = pa.array(known.array, type=pa.large_string())
+    if isinstance(known, pa.ChunkedArray):
+        known = known.combine_chunks()
+    found = pc.is_in(values, value_set=known).to_numpy(zero_copy_only=False)
+    return ~found & ~_null_mask(values)
 
 
 def coerce_table(table: Table, raw: pd.DataFrame, collect: _Collector,

@@ -1,0 +1,253 @@
+"""The validator's vectorised (Arrow) paths give exactly what its per-value path gives.
+
+Each input runs twice: with every column on the per-value path and every check on Python sets
+(thresholds out of reach), then with every column offered to the vectorised path and every
+check on whole arrays (thresholds at zero). Typed values and Problems must be identical.
+"""
+from __future__ import annotations
+
+import datetime
+import sys
+from contextlib import contextmanager
+from decimal import Decimal
+from unittest import mock
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import data.validation as validation
+from data.contract import TABLES
+from data.validation import ContractError, validate_tables
+
+TODAY = validation.reference_day().astype(datetime.date)
+
+# Values a JSON request or a file can put in a cell, per column type: first the ones the
+# vectorised paths settle themselves, then the odd ones that send a column to the per-value
+# rules (or that those rules refuse).
+STR_CLEAN = ["a", " a ", "", "  ", "\u3000x\u3000", "\x1cb\x1f", "c1", " c1 ", "c2", "c3",
+             "Instagram", " TIKTOK ", "youtube", "ti\u212ato\u212a", "\u0130nstagram", "food",
+             "x\ny", "\t", None, np.nan]
+STR_ODD = [5, 2.5, True, [1], {"a": 1}, pd.NA, -0.0, np.datetime64("NaT"), Decimal("NaN")]
+BOOL_CLEAN = [True, False, np.True_, np.False_, None]
+BOOL_ODD = [np.nan, "yes", " 0 ", "", "TRUE", 1, 0, 2, 1.0, "maybe", [True], pd.NA]
+DATE_CLEAN = ["2024-01-05", " 2024-01-05 ", "2024-02-29", "2005-06-07T10:11:12",
+              "2005-06-07 10:11", "2005-06-07T23:59:59.123456789", "2020-01-01T00:00:00.5",
+              "1800-01-01", "2199-12-31", "2003-12-31", "2004-01-01", str(TODAY),
+              str(TODAY + datetime.timedelta(days=1)), str(TODAY + datetime.timedelta(days=2)),
+              "", None, np.nan]
+DATE_ODD = ["2024-02-30", "2023-02-29", "2024-04-31", "2024-13-01", "2024-00-10",
+            "1699-12-31", "2200-01-01", "0001-01-01", "2024-01-05T10:11:12+02:00",
+            "2024-01-05T10:11:12Z", "2024-01-05T24:00", "05/01/2024", "2024-1-5",
+            "2024-01-05T10", "20\u0662\u0664-01-05", 5, [1], datetime.date(2024, 1, 5)]
+NUMBER_CLEAN = [0, 1, 7, 12000, 2.0, 2.5, -3, None, np.nan, 2**53, 1e300]
+NUMBER_ODD = ["5", " 7 ", "2.5", "", "inf", "nan", "many", True, 2**53 + 1, str(2**70),
+              [1], float("inf"), "9007199254740993"]
+POOLS = {"str": (STR_CLEAN, STR_ODD), "bool": (BOOL_CLEAN, BOOL_ODD),
+         "date": (DATE_CLEAN, DATE_ODD), "ts": (DATE_CLEAN, DATE_ODD),
+         "int": (NUMBER_CLEAN, NUMBER_ODD), "float": (NUMBER_CLEAN, NUMBER_ODD)}
+
+COLUMNS = [("creators", "creator_id"), ("creators", "platform"), ("posts", "format"),
+           ("posts", "caption"), ("comments", "text"), ("posts", "sponsored"),
+           ("audience_sample", "is_private"), ("creators", "account_created"),
+           ("campaigns", "start_date"), ("posts", "posted_at"), ("posts", "likes"),
+           ("collaborations", "cost"), ("authenticity_labels", "fake_follower_share")]
+
+
+@contextmanager
+def paths(vectorised: bool, small_checks: bool | None = None):
+    """Every column and check on the vectorised paths, or every one on the per-value ones
+    (`small_checks` apart: the set-based checks wherever a table's plain values allow)."""
+    rows = 0 if vectorised else sys.maxsize
+    small = not vectorised if small_checks is None else small_checks
+    with mock.patch.object(validation, "VECTOR_MIN_ROWS", rows), \
+            mock.patch.object(validation, "SMALL_TABLE_ROWS", sys.maxsize if small else -1):
+        yield
+
+
+def problem_keys(problems) -> list:
+    # repr: a NaN shown as a value must compare equal to itself.
+    return [(p.table, p.column, p.message, p.rows, repr(p.values), p.count, p.expected)
+            for p in problems]
+
+
+def column_cells(type_: str):
+    clean, odd = POOLS[type_]
+    return st.one_of(st.lists(st.sampled_from(clean), max_size=40),
+                     st.lists(st.sampled_from(clean + odd), max_size=40))
+
+
+def coerce(table: str, column: str, raw: pd.Series, vectorised: bool):
+    collect = validation._Collector()
+    with paths(vectorised):
+        typed, _ = validation._coerce_column(
+            TABLES[table], TABLES[table].column_by_name[column], raw, collect)
+    return pd.Series(typed), problem_keys(collect.problems)
+
+
+def assert_same_column(table: str, column: str, raw: pd.Series) -> None:
+    slow_typed, slow_problems = coerce(table, column, raw, vectorised=False)
+    fast_typed, fast_problems = coerce(table, column, raw, vectorised=True)
+    assert fast_problems == slow_problems
+    pd.testing.assert_series_equal(fast_typed, slow_typed)
+
+
+@pytest.mark.parametrize(("table", "column"), COLUMNS)
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_each_column_type_gives_the_same_values_and_problems_on_both_paths(table, column, data):
+    cells = data.draw(column_cells(TABLES[table].column_by_name[column].type))
+    values = np.empty(len(cells), dtype=object)
+    values[:] = cells
+    # As a request's frame infers it (pandas' str dtype when all text) and as plain objects.
+    assert_same_column(table, column, pd.Series(values))
+    assert_same_column(table, column, pd.Series(values, dtype=object))
+
+
+@pytest.mark.parametrize(("table", "column", "cells"), [
+    ("creators", "creator_id", [" c1 ", "", None, "c2", np.nan, "\u3000c3"]),
+    ("creators", "platform", [" TikTok ", "instagram", "myspace", "", None]),
+    ("posts", "sponsored", [True, False, None, np.True_]),
+    ("posts", "posted_at", ["2024-01-05T10:11:12", " 2024-01-06 ", "", None, "2003-01-01"]),
+    ("creators", "account_created", ["2024-01-05", "2199-12-31", None]),
+])
+def test_clean_columns_really_take_the_vectorised_path(table, column, cells):
+    """Without this, the comparison above could pass by both sides being the per-value path."""
+    raw = pd.Series(np.array(cells, dtype=object))
+    expected = coerce(table, column, raw, vectorised=False)
+
+    def refuse(value):
+        raise AssertionError(f"per-value rule called on {value!r}")
+
+    with mock.patch.object(validation, "text_or_missing", refuse), \
+            mock.patch.object(validation, "_bool_or_missing", refuse), \
+            mock.patch.object(validation, "_parse_plain_iso", refuse):
+        fast = coerce(table, column, raw, vectorised=True)
+    assert fast[1] == expected[1]
+    pd.testing.assert_series_equal(fast[0], expected[0])
+
+
+def test_arrow_strips_exactly_the_whitespace_python_strips():
+    """`_clean_text` relies on Arrow's Unicode whitespace being str.strip()'s: every code
+    point (but lone surrogates, which Arrow cannot hold) is tried on both ends."""
+    points = [chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF]
+    texts = [f"{c}a{c}" for c in points]
+    arrow = pc.utf8_trim_whitespace(pa.array(texts, type=pa.large_string())).to_pylist()
+    differ = [hex(ord(c)) for c, text, got in zip(points, texts, arrow, strict=True)
+              if got != text.strip()]
+    assert differ == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.from_regex(validation._PLAIN_ISO, fullmatch=True),
+                 st.sampled_from(DATE_CLEAN[:14] + DATE_ODD[:15])))
+def test_arrow_parses_plain_iso_text_as_numpy_does(text):
+    text = text.strip()
+    numpy_times = validation._parse_plain_iso(np.array([text], dtype=object))
+    arrow_times = validation._parse_plain_iso_arrow(pa.array([text], type=pa.large_string()))
+    if numpy_times is None:
+        assert arrow_times is None
+    else:
+        assert arrow_times is not None
+        np.testing.assert_array_equal(arrow_times, numpy_times)
+
+
+IDS = ["c1", "c2", "c3", " c1 ", "", None, "zz", 7]
+
+
+def tables_strategy():
+    ids = st.sampled_from(IDS)
+    days = st.sampled_from(["2024-01-01", "2024-01-02", " 2024-01-02", "2024-02-30", None])
+    posts = st.sampled_from(["p1", "p2", "p3", "p1 ", "", None, "q9"])
+
+    def frame(columns: dict, rows: int) -> pd.DataFrame:
+        return pd.DataFrame({name: pd.Series(np.array(cells[:rows], dtype=object))
+                             for name, cells in columns.items()})
+
+    @st.composite
+    def build(draw):
+        n_creators, n_posts, n_history, n_comments = (draw(st.integers(0, 12)) for _ in range(4))
+
+        def cells(strategy, size):
+            return draw(st.lists(strategy, min_size=size, max_size=size))
+
+        tables = {
+            "creators": frame({"creator_id": cells(ids, n_creators),
+                               "platform": cells(st.sampled_from(
+                                   ["instagram", " TikTok", "myspace", None]), n_creators),
+                               "followers": cells(st.sampled_from([1, 2.5, "3", -1, None]),
+                                                  n_creators),
+                               "verified": cells(st.sampled_from(BOOL_CLEAN + ["yes"]),
+                                                 n_creators)}, n_creators),
+            "posts": frame({"post_id": cells(posts, n_posts),
+                            "creator_id": cells(ids, n_posts),
+                            "posted_at": cells(days, n_posts),
+                            "likes": cells(st.sampled_from([1, 2, None]), n_posts),
+                            "comments": cells(st.sampled_from([0, 3]), n_posts)}, n_posts),
+            "follower_history": frame({"creator_id": cells(ids, n_history),
+                                       "date": cells(days, n_history),
+                                       "followers": cells(st.sampled_from([10, 11]),
+                                                          n_history)}, n_history),
+        }
+        if draw(st.booleans()):
+            tables["comments"] = frame({"creator_id": cells(ids, n_comments),
+                                        "post_id": cells(posts, n_comments),
+                                        "text": cells(st.sampled_from(["hi", "", None]),
+                                                      n_comments)}, n_comments)
+        return tables
+
+    return build()
+
+
+def validated(tables, vectorised: bool, small_checks: bool | None = None):
+    with paths(vectorised, small_checks):
+        try:
+            return validate_tables(tables), None
+        except ContractError as error:
+            return None, problem_keys(error.problems)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables_strategy())
+def test_whole_tables_give_the_same_dataset_or_problems_on_both_paths(tables):
+    """Duplicates, duplicate keys, orphans, padded ids and odd cells, checked by Python sets
+    or by whole arrays (Arrow is_in, pandas duplicated)."""
+    slow_data, slow_problems = validated(tables, vectorised=False)
+    # Arrow-coerced columns next to per-value ones (an int id) under the set-based checks,
+    # then everything vectorised.
+    for small_checks in (True, False):
+        fast_data, fast_problems = validated(tables, vectorised=True, small_checks=small_checks)
+        assert fast_problems == slow_problems
+        if slow_data is None:
+            continue
+        for name in ("creators", "posts", "follower_history", "comments"):
+            slow, fast = getattr(slow_data, name), getattr(fast_data, name)
+            if slow is None:
+                assert fast is None
+            else:
+                pd.testing.assert_frame_equal(fast, slow)
+
+
+def test_small_checks_fall_back_when_columns_took_the_arrow_path():
+    """Arrow-coerced str columns keep no plain values: a table small enough for the set-based
+    checks still finds its duplicates and orphans (through the array path)."""
+    tables = {
+        "creators": pd.DataFrame({"creator_id": ["c1", "c1 ", "c2"], "platform": "tiktok",
+                                  "followers": [1.0, 2.0, 3.0]}),
+        "posts": pd.DataFrame({"post_id": ["p1", "p2", "p1"], "creator_id": ["c1", "zz", "c2"],
+                               "posted_at": "2024-01-01", "likes": 1.0, "comments": 0.0}),
+    }
+    _, problems = validated(tables, vectorised=False)
+    with mock.patch.object(validation, "VECTOR_MIN_ROWS", 0), \
+            mock.patch.object(validation, "SMALL_TABLE_ROWS", 10):
+        with pytest.raises(ContractError) as caught:
+            validate_tables(tables)
+    keys = [(p.table, p.column, p.message, p.rows) for p in caught.value.problems]
+    assert keys == [("creators", "creator_id", "duplicate id", (2,)),
+                    ("posts", "post_id", "duplicate id", (3,)),
+                    ("posts", "creator_id", "orphan row: no such creator_id in creators", (2,))]
+    assert problem_keys(caught.value.problems) == problems
