@@ -20,9 +20,11 @@ from data.dataset import Dataset
 
 MAX_EXAMPLES = 5
 _LIST_TYPES = (list, tuple, dict, set, np.ndarray)
-# From this many rows, coercion uses vectorised casts; below it, plain Python per value is
-# cheaper than the per-call overhead of pandas (one scoring request).
-VECTOR_MIN_ROWS = 2_000
+# From this many rows a column takes its vectorised path (Arrow, numpy casts); below it, plain
+# Python per value is cheaper than the fixed cost per call (Arrow's regex for dates: ~0.1 ms).
+# Measured by scripts/benchmark_validation.py per column and on a whole one-creator request
+# (tables of 1 to ~200 rows), where only numbers given as JSON numbers gain from a cast.
+VECTOR_MIN_ROWS = {"number": 10, "str": 300, "vocabulary": 300, "bool": 300, "time": 300}
 # Up to this many rows, uniqueness and references are checked with Python sets on the coerced
 # values: a scoring request's tables are this small, and pandas' fixed cost per call would
 # dominate. Larger tables go through pandas (same results).
@@ -240,7 +242,7 @@ def _coerce_number(values: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
     if dtype.kind in "iuf":
         numbers = values.astype("float64")
         return numbers, ~np.isfinite(numbers) & ~np.isnan(numbers)
-    if len(values) >= VECTOR_MIN_ROWS:
+    if len(values) >= VECTOR_MIN_ROWS["number"]:
         return _coerce_number_vectorised(values)
     parsed = [_number_or_missing(v) for v in values]
     bad = np.fromiter((v is _NO_VALUE for v in parsed), dtype=bool, count=len(parsed))
@@ -275,7 +277,7 @@ def _coerce_number_vectorised(values: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 def _coerce_bool(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    if len(values) >= VECTOR_MIN_ROWS:
+    if len(values) >= VECTOR_MIN_ROWS["bool"]:
         settled = _plain_bools(values)
         if settled is not None:
             return settled
@@ -322,7 +324,7 @@ def _coerce_time(raw: pd.Series, column: Column
             series = series.dt.tz_convert("UTC").dt.tz_localize(None)
         times = series.to_numpy()
         bad = np.zeros(len(raw), dtype=bool)
-    elif (len(raw) >= VECTOR_MIN_ROWS and (text := _arrow_text(raw)) is not None
+    elif (len(raw) >= VECTOR_MIN_ROWS["time"] and (text := _arrow_text(raw)) is not None
           and (times := _parse_plain_iso_arrow(_clean_text(text))) is not None):
         bad = np.zeros(len(raw), dtype=bool)
     else:
@@ -387,7 +389,8 @@ def _coerce_column(table: Table, column: Column, raw: pd.Series, collect: _Colle
 
     The plain values (str columns: object array with None for missing; dates: datetime64)
     serve the uniqueness and reference checks of small tables without pandas."""
-    if (column.type == "str" and len(raw) >= VECTOR_MIN_ROWS
+    if (column.type == "str"
+            and len(raw) >= VECTOR_MIN_ROWS["str" if column.allowed is None else "vocabulary"]
             and (text := _arrow_text(raw)) is not None):
         return _coerce_arrow_str(table, column, raw, text, collect)
     # Date and timestamp columns need the raw values only to tell lists among wrong values.
@@ -400,7 +403,7 @@ def _coerce_column(table: Table, column: Column, raw: pd.Series, collect: _Colle
     elif column.type in ("int", "float"):
         out, bad = _coerce_number(values, values.dtype)
         if column.type == "int":
-            bad |= np.isfinite(out) & (np.mod(np.nan_to_num(out), 1) != 0)
+            bad |= _has_fraction(out)
         out[bad] = np.nan
         missing = np.isnan(out) & ~bad
     elif column.type == "bool":
@@ -469,8 +472,8 @@ def _report_unknown(table: Table, column: Column, unknown: np.ndarray, raw: pd.S
 def _coerce_arrow_str(table: Table, column: Column, raw: pd.Series,
                       text: pa.Array | pa.ChunkedArray, collect: _Collector):
     """`_coerce_column` of a str column given as Arrow text (see `_arrow_text`): the same
-    problems and values without a Python object per value. No plain values (None): the table
-    is large, its checks use the typed arrays."""
+    problems and values without a Python object per value. Plain values only for a table
+    small enough for the set-based checks (else None: its checks use the typed arrays)."""
     clean = _clean_text(text)
     missing = _null_mask(clean)
     if not column.nullable and missing.any():
@@ -480,13 +483,20 @@ def _coerce_arrow_str(table: Table, column: Column, raw: pd.Series,
         if pc.all(pc.string_is_ascii(clean)).as_py() is False:
             # str.lower() and Arrow's lower-casing may differ beyond ASCII: Python decides.
             out = _vocabulary(table, column, clean.to_numpy(zero_copy_only=False), raw, collect)
-            return _str_array(out), None
+            return _str_array(out), out
         lowered = pc.ascii_lower(clean)
         known = pc.is_in(lowered, value_set=pa.array(column.allowed, pa.large_string()))
         _report_unknown(table, column, ~known.to_numpy(zero_copy_only=False) & ~missing, raw,
                         collect)
         clean = pc.if_else(known, lowered, pa.scalar(None, lowered.type))
-    return pd.arrays.ArrowStringArray(clean, dtype=_STR_DTYPE), None
+    plain = clean.to_numpy(zero_copy_only=False) if len(raw) <= SMALL_TABLE_ROWS else None
+    return pd.arrays.ArrowStringArray(clean, dtype=_STR_DTYPE), plain
+
+
+def _has_fraction(numbers: np.ndarray) -> np.ndarray:
+    """True where a finite number is not whole (np.trunc: ~30x cheaper than np.mod)."""
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(numbers) & (np.trunc(numbers) != numbers)
 
 
 def _list_valued(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -546,9 +556,7 @@ def _typed_array(column: Column, values: np.ndarray, missing: np.ndarray):
 
 def _check_unique(table: Table, frame: pd.DataFrame, collect: _Collector,
                   plain: dict[str, np.ndarray] | None = None) -> None:
-    # Columns that took an Arrow path have no plain values (None): their table is large.
-    small = plain is not None and len(frame) <= SMALL_TABLE_ROWS and all(
-        plain[c.name] is not None for c in table.columns if c.unique or c.name in table.key)
+    small = plain is not None and len(frame) <= SMALL_TABLE_ROWS
     for column in table.columns:
         if column.unique and column.name in frame:
             if small:
@@ -560,13 +568,13 @@ def _check_unique(table: Table, frame: pd.DataFrame, collect: _Collector,
                 collect.add_rows(table.name, column.name, dup, frame[column.name],
                                  "duplicate id", "each value to appear once")
     if table.key and all(k in frame for k in table.key):
-        if small:
-            dup = _duplicated(list(zip(*(_hashable(plain[k]) for k in table.key),
-                                        strict=True)))
-        else:
-            dup = frame.duplicated(subset=list(table.key), keep="first").to_numpy()
         # A key with a missing part is already reported as a missing or wrong value.
-        dup = dup & frame[list(table.key)].notna().all(axis=1).to_numpy()
+        if small:  # (pandas' notna on a few rows costs more than the whole set-based check)
+            dup = _duplicated(list(zip(*(_hashable(plain[k]) for k in table.key), strict=True)),
+                              np.logical_and.reduce([_present(plain[k]) for k in table.key]))
+        else:
+            dup = frame.duplicated(subset=list(table.key), keep="first").to_numpy() & \
+                frame[list(table.key)].notna().all(axis=1).to_numpy()
         if dup.any():
             values = frame[list(table.key)].astype(object).apply(
                 lambda row: " / ".join(map(str, row)), axis=1)
@@ -615,9 +623,7 @@ def _check_references(typed: dict[str, pd.DataFrame], collect: _Collector,
                                 column=column, expected=f"a {parent} table")
                 continue
             if (plain is not None and len(frame) <= SMALL_TABLE_ROWS
-                    and len(typed[parent]) <= SMALL_TABLE_ROWS
-                    and plain[name][column] is not None
-                    and plain[parent][parent_column] is not None):
+                    and len(typed[parent]) <= SMALL_TABLE_ROWS):
                 known = set(plain[parent][parent_column].tolist())
                 known.discard(None)
                 orphan = np.fromiter((v is not None and v not in known

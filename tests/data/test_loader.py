@@ -234,7 +234,7 @@ def test_contract_document_is_generated_from_the_code():
 def test_large_tables_take_vectorised_casts_with_the_same_verdicts():
     from data.validation import VECTOR_MIN_ROWS
 
-    rows = VECTOR_MIN_ROWS + 500
+    rows = VECTOR_MIN_ROWS["number"] + 500
     creators = pd.DataFrame({"creator_id": ["c1"], "platform": ["instagram"],
                              "followers": ["10"]})
     likes = ["5"] * rows

@@ -62,7 +62,7 @@ COLUMNS = [("creators", "creator_id"), ("creators", "platform"), ("posts", "form
 def paths(vectorised: bool, small_checks: bool | None = None):
     """Every column and check on the vectorised paths, or every one on the per-value ones
     (`small_checks` apart: the set-based checks wherever a table's plain values allow)."""
-    rows = 0 if vectorised else sys.maxsize
+    rows = dict.fromkeys(validation.VECTOR_MIN_ROWS, 0 if vectorised else sys.maxsize)
     small = not vectorised if small_checks is None else small_checks
     with mock.patch.object(validation, "VECTOR_MIN_ROWS", rows), \
             mock.patch.object(validation, "SMALL_TABLE_ROWS", sys.maxsize if small else -1):
@@ -232,22 +232,28 @@ def test_whole_tables_give_the_same_dataset_or_problems_on_both_paths(tables):
                 pd.testing.assert_frame_equal(fast, slow)
 
 
-def test_small_checks_fall_back_when_columns_took_the_arrow_path():
-    """Arrow-coerced str columns keep no plain values: a table small enough for the set-based
-    checks still finds its duplicates and orphans (through the array path)."""
-    tables = {
-        "creators": pd.DataFrame({"creator_id": ["c1", "c1 ", "c2"], "platform": "tiktok",
-                                  "followers": [1.0, 2.0, 3.0]}),
-        "posts": pd.DataFrame({"post_id": ["p1", "p2", "p1"], "creator_id": ["c1", "zz", "c2"],
-                               "posted_at": "2024-01-01", "likes": 1.0, "comments": 0.0}),
-    }
-    _, problems = validated(tables, vectorised=False)
-    with mock.patch.object(validation, "VECTOR_MIN_ROWS", 0), \
-            mock.patch.object(validation, "SMALL_TABLE_ROWS", 10):
-        with pytest.raises(ContractError) as caught:
-            validate_tables(tables)
-    keys = [(p.table, p.column, p.message, p.rows) for p in caught.value.problems]
-    assert keys == [("creators", "creator_id", "duplicate id", (2,)),
-                    ("posts", "post_id", "duplicate id", (3,)),
-                    ("posts", "creator_id", "orphan row: no such creator_id in creators", (2,))]
-    assert problem_keys(caught.value.problems) == problems
+@pytest.mark.parametrize(("table", "column"), [("creators", "creator_id"),
+                                             ("creators", "platform"), ("posts", "caption")])
+def test_arrow_text_gives_the_plain_values_of_the_set_based_checks(table, column):
+    """Small tables check uniqueness and references on plain values (None for missing), which
+    an Arrow-coerced column must give exactly as the per-value path does."""
+    raw = pd.Series(np.array([" c1 ", "", None, "TikTok", "c1", np.nan, "ti\u212ato\u212a"],
+                             dtype=object))
+    plains = []
+    for vectorised in (False, True):
+        with paths(vectorised, small_checks=True):
+            _, plain = validation._coerce_column(
+                TABLES[table], TABLES[table].column_by_name[column], raw, validation._Collector())
+        plains.append(plain)
+    assert plains[1] is not None and plains[1].dtype == object
+    assert plains[1].tolist() == plains[0].tolist()
+    assert [type(v) for v in plains[1]] == [type(v) for v in plains[0]]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True) | st.integers(-2**60, 2**60)
+                .map(float), max_size=20))
+def test_fraction_test_agrees_with_the_remainder(numbers):
+    numbers = np.array(numbers, dtype="float64")
+    expected = np.isfinite(numbers) & (np.mod(np.nan_to_num(numbers), 1) != 0)
+    np.testing.assert_array_equal(validation._has_fraction(numbers), expected)
