@@ -276,11 +276,16 @@ def _coerce_number_vectorised(values: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return numbers, bad
 
 
-def _coerce_bool(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    if len(values) >= VECTOR_MIN_ROWS["bool"]:
-        settled = _plain_bools(values)
+def _coerce_bool(raw: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if len(raw) >= VECTOR_MIN_ROWS["bool"]:
+        settled = None
+        if not isinstance(raw.dtype, pd.StringDtype):  # JSON true/false
+            settled = _plain_bools(raw.to_numpy(object))
+        if settled is None and (text := _arrow_text(raw)) is not None:  # a CSV's text
+            settled = _text_bools(text)
         if settled is not None:
             return settled
+    values = raw.to_numpy(object)
     parsed = [_bool_or_missing(v) for v in values]
     bad = np.fromiter((v is _NO_VALUE for v in parsed), dtype=bool, count=len(parsed))
     truth = np.fromiter((v is True for v in parsed), dtype=bool, count=len(parsed))
@@ -302,6 +307,24 @@ def _plain_bools(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
         return None
     truth = pc.fill_null(array, False).to_numpy(zero_copy_only=False)
     return truth, _null_mask(array), np.zeros(len(values), dtype=bool)
+
+
+_TRUE_ARROW = pa.array(sorted(_TRUE), type=pa.large_string())
+_FALSE_ARROW = pa.array(sorted(_FALSE), type=pa.large_string())
+
+
+def _text_bools(text: pa.Array | pa.ChunkedArray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(truth, missing, bad) of a column of text (a CSV's), as `_bool_or_missing` reads text,
+    when it is all ASCII (beyond, Python's lower-casing decides: None)."""
+    clean = _clean_text(text)
+    if pc.all(pc.string_is_ascii(clean)).as_py() is False:
+        return None
+    lowered = pc.ascii_lower(clean)
+    truth = pc.is_in(lowered, value_set=_TRUE_ARROW).to_numpy(zero_copy_only=False)
+    false = pc.is_in(lowered, value_set=_FALSE_ARROW).to_numpy(zero_copy_only=False)
+    missing = _null_mask(clean)
+    return truth, missing, ~(truth | false | missing)
 
 
 def _iso_text(value):
@@ -393,9 +416,10 @@ def _coerce_column(table: Table, column: Column, raw: pd.Series, collect: _Colle
             and len(raw) >= VECTOR_MIN_ROWS["str" if column.allowed is None else "vocabulary"]
             and (text := _arrow_text(raw)) is not None):
         return _coerce_arrow_str(table, column, raw, text, collect)
-    # Date and timestamp columns need the raw values only to tell lists among wrong values.
-    values = None if column.type in ("date", "ts") else raw.to_numpy(object) \
-        if column.type in ("str", "bool") or raw.dtype.kind == "O" else raw.to_numpy()
+    # Boolean, date and timestamp columns need the raw values only to tell lists among wrong
+    # values.
+    values = None if column.type in ("bool", "date", "ts") else raw.to_numpy(object) \
+        if column.type == "str" or raw.dtype.kind == "O" else raw.to_numpy()
     outside = None
     if column.type == "str":
         out, bad = _coerce_str(values)
@@ -407,7 +431,7 @@ def _coerce_column(table: Table, column: Column, raw: pd.Series, collect: _Colle
         out[bad] = np.nan
         missing = np.isnan(out) & ~bad
     elif column.type == "bool":
-        out, missing, bad = _coerce_bool(values)
+        out, missing, bad = _coerce_bool(raw)
         missing = missing & ~bad
     else:
         out, bad, outside = _coerce_time(raw, column)
@@ -638,8 +662,9 @@ def _check_references(typed: dict[str, pd.DataFrame], collect: _Collector,
 
 
 def _orphans(values: pd.Series, known: pd.Series) -> np.ndarray:
-    """True where a present value of a str column is not among `known` (a hash lookup in
-    Arrow: pandas' isin on Arrow strings goes through Python objects, 130 ms on 20k rows)."""
+    """True where a present value of a str column (every reference is one) is not among
+    `known`: a hash lookup in Arrow (pandas' isin on Arrow strings goes through Python
+    objects: 130 ms for a request's 20k comments)."""
     values = pa.array(values.array, type=pa.large_string())
     known = pa.array(known.array, type=pa.large_string())
     if isinstance(known, pa.ChunkedArray):

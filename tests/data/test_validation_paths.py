@@ -35,6 +35,8 @@ STR_CLEAN = ["a", " a ", "", "  ", "\u3000x\u3000", "\x1cb\x1f", "c1", " c1 ", "
 STR_ODD = [5, 2.5, True, [1], {"a": 1}, pd.NA, -0.0, np.datetime64("NaT"), Decimal("NaN")]
 BOOL_CLEAN = [True, False, np.True_, np.False_, None]
 BOOL_ODD = [np.nan, "yes", " 0 ", "", "TRUE", 1, 0, 2, 1.0, "maybe", [True], pd.NA]
+BOOL_TEXT = ["true", " FALSE ", "1", "0", "Yes", "n", "T", "f", "1.0", "0.0", "", " ", None,
+             "maybe", "2", "\uff59es", "tru\u212a", "\u3000no\u3000"]  # a CSV's text
 DATE_CLEAN = ["2024-01-05", " 2024-01-05 ", "2024-02-29", "2005-06-07T10:11:12",
               "2005-06-07 10:11", "2005-06-07T23:59:59.123456789", "2020-01-01T00:00:00.5",
               "1800-01-01", "2199-12-31", "2003-12-31", "2004-01-01", str(TODAY),
@@ -77,7 +79,9 @@ def problem_keys(problems) -> list:
 
 def column_cells(type_: str):
     clean, odd = POOLS[type_]
+    texts = BOOL_TEXT if type_ == "bool" else clean
     return st.one_of(st.lists(st.sampled_from(clean), max_size=40),
+                     st.lists(st.sampled_from(texts), max_size=40),
                      st.lists(st.sampled_from(clean + odd), max_size=40))
 
 
@@ -112,6 +116,7 @@ def test_each_column_type_gives_the_same_values_and_problems_on_both_paths(table
     ("creators", "creator_id", [" c1 ", "", None, "c2", np.nan, "\u3000c3"]),
     ("creators", "platform", [" TikTok ", "instagram", "myspace", "", None]),
     ("posts", "sponsored", [True, False, None, np.True_]),
+    ("posts", "sponsored", [" TRUE", "0", "", None, "no", "maybe"]),
     ("posts", "posted_at", ["2024-01-05T10:11:12", " 2024-01-06 ", "", None, "2003-01-01"]),
     ("creators", "account_created", ["2024-01-05", "2199-12-31", None]),
 ])
@@ -257,3 +262,15 @@ def test_fraction_test_agrees_with_the_remainder(numbers):
     numbers = np.array(numbers, dtype="float64")
     expected = np.isfinite(numbers) & (np.mod(np.nan_to_num(numbers), 1) != 0)
     np.testing.assert_array_equal(validation._has_fraction(numbers), expected)
+
+
+def test_text_booleans_beyond_ascii_are_read_by_python():
+    """Python lower-cases the Kelvin sign to "k", Arrow's ASCII lower-casing leaves it: with a
+    word holding a k among the true words, only the fallback to Python keeps both paths equal."""
+    true_words = validation._TRUE | {"ok"}
+    raw = pd.Series(["o\u212a", "OK", "no", "\u212a"] * 3)
+    with mock.patch.object(validation, "_TRUE", true_words), \
+            mock.patch.object(validation, "_TRUE_ARROW", pa.array(sorted(true_words))):
+        assert_same_column("posts", "sponsored", raw)
+        typed, problems = coerce("posts", "sponsored", raw, vectorised=True)
+    assert typed.tolist()[:3] == [True, True, False] and len(problems) == 1
