@@ -238,12 +238,12 @@ def _null_mask(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return array.is_null().to_numpy(zero_copy_only=False)
 
 
-def _coerce_number(values: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
-    if dtype.kind in "iuf":
+def _coerce_number(values: np.ndarray, raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    if values.dtype.kind in "iuf":
         numbers = values.astype("float64")
         return numbers, ~np.isfinite(numbers) & ~np.isnan(numbers)
     if len(values) >= VECTOR_MIN_ROWS["number"]:
-        return _coerce_number_vectorised(values)
+        return _coerce_number_vectorised(values, raw)
     parsed = [_number_or_missing(v) for v in values]
     bad = np.fromiter((v is _NO_VALUE for v in parsed), dtype=bool, count=len(parsed))
     numbers = np.fromiter((np.nan if v is None or v is _NO_VALUE else v for v in parsed),
@@ -251,17 +251,16 @@ def _coerce_number(values: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
     return numbers, bad
 
 
-def _coerce_number_vectorised(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _coerce_number_vectorised(values: np.ndarray, raw: pd.Series
+                              ) -> tuple[np.ndarray, np.ndarray]:
     """Large columns: a vectorised cast settles plain numbers and numeric text; only the
     values it cannot settle (bools, odd text, non-finite) take the per-value path."""
     kind = pd.api.types.infer_dtype(values, skipna=True)
     if kind in ("integer", "floating", "mixed-integer-float", "empty"):
         numbers = np.array(values, dtype="float64")  # None -> NaN
         unsettled = ~np.isfinite(numbers) & ~np.isnan(numbers)
-    elif kind == "string":
-        numbers = np.array(pd.to_numeric(pd.Series(values, dtype=object), errors="coerce"
-                                         ).to_numpy("float64", na_value=np.nan))
-        unsettled = ~np.isfinite(numbers) & pd.notna(values)
+    elif kind == "string" and (text := _arrow_text(raw)) is not None:  # a CSV's numbers
+        numbers, unsettled = _decimal_text(text)
     else:
         numbers = np.full(len(values), np.nan)
         unsettled = np.ones(len(values), dtype=bool)
@@ -274,6 +273,26 @@ def _coerce_number_vectorised(values: np.ndarray) -> tuple[np.ndarray, np.ndarra
         else:
             numbers[row] = np.nan if parsed is None else parsed
     return numbers, bad
+
+
+# Decimal text that Arrow's cast and Python's float() read alike (both correctly rounded);
+# anything else (1_000, inf, full-width digits) is left to float() itself.
+_DECIMAL = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+
+
+def _decimal_text(text: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """(numbers, unsettled) of text: plain decimals cast by Arrow (missing: NaN); other text
+    and decimals beyond float64 (1e999) unsettled, for `_number_or_missing`."""
+    clean = _clean_text(text)
+    decimal = pc.fill_null(pc.match_substring_regex(clean, _DECIMAL), False)
+    decimal = decimal.to_numpy(zero_copy_only=False)
+    try:
+        numbers = pc.cast(pc.if_else(decimal, clean, pa.scalar(None, clean.type)),
+                          pa.float64()).to_numpy(zero_copy_only=False).astype("float64")
+    except (pa.ArrowException, ValueError):  # not expected: then float() reads every value
+        return np.full(len(decimal), np.nan), ~_null_mask(clean)
+    unsettled = np.where(decimal, ~np.isfinite(numbers), ~_null_mask(clean))
+    return numbers, unsettled
 
 
 def _coerce_bool(raw: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -425,7 +444,7 @@ def _coerce_column(table: Table, column: Column, raw: pd.Series, collect: _Colle
         out, bad = _coerce_str(values)
         missing = pd.isna(out)  # str or None only
     elif column.type in ("int", "float"):
-        out, bad = _coerce_number(values, values.dtype)
+        out, bad = _coerce_number(values, raw)
         if column.type == "int":
             bad |= _has_fraction(out)
         out[bad] = np.nan

@@ -49,6 +49,10 @@ DATE_ODD = ["2024-02-30", "2023-02-29", "2024-04-31", "2024-13-01", "2024-00-10"
 NUMBER_CLEAN = [0, 1, 7, 12000, 2.0, 2.5, -3, None, np.nan, 2**53, 1e300]
 NUMBER_ODD = ["5", " 7 ", "2.5", "", "inf", "nan", "many", True, 2**53 + 1, str(2**70),
               [1], float("inf"), "9007199254740993"]
+NUMBER_TEXT = ["5", " 7 ", "-3", "+.5", "5.", "1e5", "1E+05", "1e999", "-1e999", "1_000",
+               "\uff11\uff12", "nan", "NaN", "inf", "-Infinity", "0x10", "2.5", "2.0",
+               "9007199254740993", "9007199254740992", str(2**70), "", " ", None, "abc",
+               "1e-400", "-0", "007", "1.5e3", "e5", "."]  # a CSV's text
 POOLS = {"str": (STR_CLEAN, STR_ODD), "bool": (BOOL_CLEAN, BOOL_ODD),
          "date": (DATE_CLEAN, DATE_ODD), "ts": (DATE_CLEAN, DATE_ODD),
          "int": (NUMBER_CLEAN, NUMBER_ODD), "float": (NUMBER_CLEAN, NUMBER_ODD)}
@@ -79,7 +83,7 @@ def problem_keys(problems) -> list:
 
 def column_cells(type_: str):
     clean, odd = POOLS[type_]
-    texts = BOOL_TEXT if type_ == "bool" else clean
+    texts = {"bool": BOOL_TEXT, "int": NUMBER_TEXT, "float": NUMBER_TEXT}.get(type_, clean)
     return st.one_of(st.lists(st.sampled_from(clean), max_size=40),
                      st.lists(st.sampled_from(texts), max_size=40),
                      st.lists(st.sampled_from(clean + odd), max_size=40))
@@ -119,6 +123,7 @@ def test_each_column_type_gives_the_same_values_and_problems_on_both_paths(table
     ("posts", "sponsored", [" TRUE", "0", "", None, "no", "maybe"]),
     ("posts", "posted_at", ["2024-01-05T10:11:12", " 2024-01-06 ", "", None, "2003-01-01"]),
     ("creators", "account_created", ["2024-01-05", "2199-12-31", None]),
+    ("posts", "likes", ["5", " 7 ", "", None, "1e3", "-2", "2.5"]),
 ])
 def test_clean_columns_really_take_the_vectorised_path(table, column, cells):
     """Without this, the comparison above could pass by both sides being the per-value path."""
@@ -130,6 +135,7 @@ def test_clean_columns_really_take_the_vectorised_path(table, column, cells):
 
     with mock.patch.object(validation, "text_or_missing", refuse), \
             mock.patch.object(validation, "_bool_or_missing", refuse), \
+            mock.patch.object(validation, "_number_or_missing", refuse), \
             mock.patch.object(validation, "_parse_plain_iso", refuse):
         fast = coerce(table, column, raw, vectorised=True)
     assert fast[1] == expected[1]
