@@ -526,7 +526,7 @@ def _coerce_arrow_str(table: Table, column: Column, raw: pd.Series,
         if pc.all(pc.string_is_ascii(clean)).as_py() is False:
             # str.lower() and Arrow's lower-casing may differ beyond ASCII: Python decides.
             out = _vocabulary(table, column, clean.to_numpy(zero_copy_only=False), raw, collect)
-            return _str_array(out), out
+            return text_array(out), out
         lowered = pc.ascii_lower(clean)
         known = pc.is_in(lowered, value_set=pa.array(column.allowed, pa.large_string()))
         _report_unknown(table, column, ~known.to_numpy(zero_copy_only=False) & ~missing, raw,
@@ -575,8 +575,9 @@ def _beyond_exact(values: np.ndarray, numbers: np.ndarray) -> np.ndarray:
 _STR_DTYPE = pd.array([], dtype="str").dtype
 
 
-def _str_array(values: np.ndarray):
-    """`pd.array(values, dtype="str")` for an object array of str and None."""
+def text_array(values):
+    """`pd.array(values, dtype="str")` for a sequence (list or object array) of str and
+    None."""
     if getattr(_STR_DTYPE, "storage", None) == "pyarrow":
         return pd.arrays.ArrowStringArray(
             pa.array(values, type=pa.large_string(), from_pandas=True), dtype=_STR_DTYPE)
@@ -585,7 +586,7 @@ def _str_array(values: np.ndarray):
 
 def _typed_array(column: Column, values: np.ndarray, missing: np.ndarray):
     if column.type == "str":
-        return _str_array(values)
+        return text_array(values)
     if column.type == "int":
         return pd.arrays.IntegerArray(np.nan_to_num(values).round().astype("int64"),
                                       missing | np.isnan(values))

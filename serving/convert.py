@@ -16,11 +16,12 @@ from operator import attrgetter
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from data.contract import TABLES
+from data.contract import MAX_EXACT_NUMBER, TABLES, Column
 from data.dataset import Dataset
 from data.loader import ContractError, Problem, validate_tables
-from data.validation import text_or_missing, validate_accounts
+from data.validation import text_array, text_or_missing, validate_accounts
 from serving.config import ServingConfig
 from serving.errors import RequestError, problem, too_large
 from serving.schemas import PLAN_COLUMNS
@@ -43,6 +44,9 @@ class RequestData:
     campaign_id: str | None
 
 
+_TEXT_TYPES = frozenset({"str", "date", "ts"})
+
+
 def _column_frame(table: str, rows: Sequence[dict], only: Sequence[str] | None = None
                   ) -> dict[str, np.ndarray]:
     # Records are dicts (pydantic's, a Python caller's) or structs with the contract's columns
@@ -56,10 +60,42 @@ def _column_frame(table: str, rows: Sequence[dict], only: Sequence[str] | None =
         # comprehension on the tens of thousands of records of a /rank request.
         values = list(map(dict.get, rows, repeat(column.name)) if by_key
                       else map(attrgetter(column.name), rows))
-        if not column.required and values.count(None) == len(values):
+        inferred = _arrow_or_none(values)
+        if not column.required and (values.count(None) == len(values) if inferred is None
+                                    else inferred.null_count == len(values)):
             continue  # the validator adds absent optional columns, all missing
-        columns[column.name] = np.array(values, dtype=object)
+        columns[column.name] = _typed_column(column, values, inferred)
     return columns
+
+
+def _arrow_or_none(values: list) -> pa.Array | None:
+    """The values as one Arrow array when Arrow infers one type for them (all text, all
+    integers, all booleans, all missing; integers mixed with floats give doubles), else
+    None."""
+    try:
+        return pa.array(values)
+    except (pa.ArrowException, OverflowError, ValueError, TypeError):
+        return None
+
+
+def _typed_column(column: Column, values: list, inferred: pa.Array | None = None):
+    """The JSON values of one column as the validator reads them fastest, never changing
+    what it decides or reports: a text-typed column of only text (and missing values) as
+    Arrow strings, a number column of only integers within +-2^53 as int64; anything else as
+    it came, an object array (floats, which Arrow does not tell from a mix with integers,
+    bools, mixes and odd values keep every per-value rule and message). Typed columns spare
+    pandas inferring each object column's type (~35 ms at a /rank of 1,000 creators) and the
+    validator a pass over Python objects."""
+    inferred = _arrow_or_none(values) if inferred is None else inferred
+    if inferred is not None:
+        if column.type in _TEXT_TYPES and pa.types.is_string(inferred.type):
+            return text_array(inferred)
+        if (column.type in ("int", "float") and pa.types.is_int64(inferred.type)
+                and inferred.null_count == 0):
+            numbers = inferred.to_numpy()
+            if ((numbers >= -MAX_EXACT_NUMBER) & (numbers <= MAX_EXACT_NUMBER)).all():
+                return numbers
+    return np.array(values, dtype=object)
 
 
 def _ids(values: np.ndarray) -> np.ndarray:
@@ -103,6 +139,7 @@ def _nested_table(table: str, creators: Sequence, profile_ids: np.ndarray,
     owner = profile_ids[owner_index]
     given = columns.get("creator_id")
     if given is not None:
+        given = np.asarray(given, dtype=object)
         # Element-wise on object arrays (in C): most records leave the id out or repeat
         # their profile's exactly; only the others are read as the validator reads ids.
         suspects = np.flatnonzero((given != None) & (given != owner))  # noqa: E711
@@ -117,7 +154,8 @@ def _nested_table(table: str, creators: Sequence, profile_ids: np.ndarray,
                 f"creator_id {read[k]!r} differs from the profile's "
                 f"{owner[position]!r}; expected the profile's creator_id or no value",
                 "creator_id_mismatch"))
-    columns["creator_id"] = owner
+    columns["creator_id"] = _typed_column(TABLES[table].column_by_name["creator_id"],
+                                          owner.tolist())
 
     def locate(row: int) -> tuple:
         return ("creators", int(owner_index[row]), table, int(record_index[row]))

@@ -1,8 +1,11 @@
 """Request records -> typed Dataset: same tables as the loader gives, errors at field paths."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
 from data.loader import validate_tables
@@ -113,3 +116,52 @@ def test_config_from_env():
     for bad in ("ten", "0", "-4"):
         with pytest.raises(ConfigError, match="CREATORSCORE_MAX_POSTS_PER_CREATOR"):
             ServingConfig.from_env({"CREATORSCORE_MAX_POSTS_PER_CREATOR": bad})
+
+
+ODD_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-2**60, 2**60), st.integers(-10, 10**7),
+    st.sampled_from([2**53, 2**53 + 1, -2**53 - 1, 2**64, 1.5, -3.0, float("inf"), "12",
+                     " 7 ", "", "yes", "2024-02-30", "2024-05-01T10:00:00", [1], {"a": 1},
+                     "instagram", " TikTok ", "\ud800"]),
+    st.text(max_size=3))
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(changes=st.lists(st.tuples(st.sampled_from(["profile", "posts", "audience_sample"]),
+                                  st.integers(0, 2), st.text(max_size=1), ODD_VALUES),
+                        max_size=4),
+       column_picks=st.lists(st.integers(0, 20), min_size=4, max_size=4))
+def test_typed_request_columns_decide_as_object_columns_do(world, monkeypatch, changes,
+                                                           column_picks):
+    """Columns handed to the validator typed (Arrow text, int64) give the same tables and the
+    same problems as the same values as Python objects."""
+    from data.contract import TABLES as CONTRACT
+    from serving import convert
+
+    records = creator_records(world, world["creators"]["creator_id"].tolist()[:3])
+    for (where, i, _, value), pick in zip(changes, column_picks, strict=False):
+        table = "creators" if where == "profile" else where
+        columns = [c.name for c in CONTRACT[table].columns if c.name != "creator_id"]
+        rows = [records[i][where]] if where == "profile" else records[i].get(where) or []
+        if rows:
+            rows[pick % len(rows)][columns[pick % len(columns)]] = value
+
+    def outcome():
+        try:
+            data = build_request_data(CREATORS.validate_python(records))
+        except RequestError as error:
+            return error.status, error.body()
+        return {name: getattr(data.dataset, name) for name in TABLES}
+
+    typed = outcome()
+    with monkeypatch.context() as patch:
+        patch.setattr(convert, "_typed_column",
+                      lambda column, values, inferred=None: np.array(values, dtype=object))
+        plain = outcome()
+    if isinstance(plain, tuple):
+        assert typed == plain
+    else:
+        assert not isinstance(typed, tuple), typed
+        for name in TABLES:
+            pd.testing.assert_frame_equal(typed[name], plain[name])
