@@ -7,7 +7,8 @@ Scenarios (targets from issue 10):
   1. POST /score, one creator with 30 posts, explanations on, concurrency 1:
      p50 <= 10 ms, p99 <= 50 ms;
   2. POST /rank, 1,000 candidates, top 10 explained: p50 <= 300 ms (every request a new
-     candidate set: nothing comes from the service's caches);
+     candidate set, creators and follower accounts of new content: nothing comes from the
+     service's caches);
   3. POST /rank again with the same 1,000 candidates under another budget each time (a brand
      manager moving the budget): p50 <= 50 ms;
   4. POST /score, 100 creators per request (no explanations), `--concurrency` clients:
@@ -89,6 +90,20 @@ def _bodies(n_creators: int, seed: int) -> dict:
         "batch_100": [{"creators": creators[i:i + 100], "explain": False}
                       for i in range(0, min(len(creators), 1_000), 100)],
     }
+
+
+def _unseen(body: dict, marker: str, number: int) -> dict:
+    """The body with every creator's and follower account's content new to the service: a
+    marker in each bio, and each account's follower count moved by a few (the follower
+    classifier remembers accounts by their values)."""
+    creators = []
+    for creator in body["creators"]:
+        accounts = [dict(account, followers=(account.get("followers") or 0) + 1 + number % 7)
+                    for account in creator.get("audience_sample") or ()]
+        bio = f"{creator['profile'].get('bio') or ''} {marker}"
+        creators.append(dict(creator, audience_sample=accounts,
+                             profile=dict(creator["profile"], bio=bio)))
+    return dict(body, creators=creators)
 
 
 def _timed_posts(client, path: str, bodies: list[bytes], n: int) -> list[float]:
@@ -209,11 +224,14 @@ def _round(url: str, headers: dict, data: dict, args, round_number: int) -> dict
         out["score_1_repeat"] = _timed_posts(client, "/score", one, args.requests)
         n_rank = max(3, args.requests // 30)
         variants = data["rank_variants"]
-        # Scenario 2: every request a candidate set (fees) the service has not seen.
-        fresh = [json.dumps(variants[(round_number * n_rank + i) % len(variants)]).encode()
-                 for i in range(n_rank)]
         _timed_posts(client, "/rank", [json.dumps(data["rank_1000"]).encode()], 1)  # warm-up
-        out["rank_1000"] = _timed_posts(client, "/rank", fresh, n_rank)
+        # Scenario 2: every request a candidate set the service has not seen: new fees, and
+        # creators and follower accounts whose content is new (no cache can answer).
+        out["rank_1000"] = []
+        for i in range(n_rank):
+            number = round_number * n_rank + i
+            body = _unseen(variants[number % len(variants)], f"r{round_number}k{i}", number)
+            out["rank_1000"] += _timed_posts(client, "/rank", [json.dumps(body).encode()], 1)
         # Scenario 3: the same candidates, another budget each time.
         rerank = []
         for i in range(max(5, args.requests // 10)):
