@@ -24,6 +24,11 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 MAX_DIFFERENCE = 1e-9
+# quantize: thresholds become integer bins (one binary search per feature per row, then integer
+# comparisons): 1.7x faster on the follower classifier (443 -> 265 ms on 63k accounts), same
+# predictions (checked on the probe rows like every library). parallel_comp: the trees in 8
+# translation units, compiled in parallel.
+COMPILE_PARAMS = {"parallel_comp": 8, "quantize": 1}
 PROBE_ROWS = 2_000
 # Environment: CREATORSCORE_COMPILE_TREES=0 keeps LightGBM; CREATORSCORE_CACHE_DIR is where the
 # compiled libraries go (default ~/.cache/creatorscore).
@@ -96,7 +101,8 @@ def compile_booster(booster: lgb.Booster, directory: Path | None = None,
 
         text = booster.model_to_string()
         digest = hashlib.sha256(
-            f"{tl2cgen.__version__}/{treelite.__version__}\n{text}".encode()).hexdigest()[:32]
+            f"{tl2cgen.__version__}/{treelite.__version__}/{sorted(COMPILE_PARAMS.items())}\n"
+            f"{text}".encode()).hexdigest()[:32]
         library = directory / f"lightgbm-{digest}.so"
         if not library.exists():
             directory.mkdir(parents=True, exist_ok=True)
@@ -104,7 +110,7 @@ def compile_booster(booster: lgb.Booster, directory: Path | None = None,
             with tempfile.TemporaryDirectory(dir=directory) as work:
                 built = Path(work) / library.name
                 tl2cgen.export_lib(model, toolchain="gcc", libpath=built,
-                                   params={"parallel_comp": 8},
+                                   params=COMPILE_PARAMS,
                                    nthread=max(1, os.cpu_count() or 1))
                 os.replace(built, library)  # atomic: other workers never see a partial file
         compiled = CompiledBooster(tl2cgen.Predictor(library, nthread=1), booster.num_feature())
