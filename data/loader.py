@@ -5,32 +5,53 @@ import csv
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from data.contract import TABLES
 from data.dataset import Dataset
 from data.validation import ContractError, Problem, validate_tables
 
-__all__ = ["ContractError", "Problem", "load_dataset", "read_table_file", "read_tables",
-           "validate_tables"]
+__all__ = ["ContractError", "Problem", "load_dataset", "read_arrow_table", "read_arrow_tables",
+           "read_table_file", "read_tables", "validate_tables"]
 
 
 MAX_RAGGED_EXAMPLES = 5
 
 
-def read_table_file(path: Path) -> pd.DataFrame:
+def read_arrow_table(path: Path) -> pa.Table:
+    """One table file as Arrow: Parquet with its own types; CSV with every column as text (the
+    validator coerces, so a bad value is reported with its row instead of silently turning a
+    column into another type), empty fields missing, the header's names as written (a
+    repeated name stays repeated, so the validator reports it instead of keeping one).
+    Arrow keeps text in one buffer per column: a fraction of pandas' object columns."""
     if path.suffix == ".parquet":
-        return pd.read_parquet(path)
+        return pq.read_table(path)
     header = _check_csv_shape(path)
-    # Everything as text: the validator coerces, so a bad value is reported with its row
-    # instead of silently turning a column into another type. index_col=False: a first line
-    # longer than the header must not become an index (it is reported above).
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
-                        encoding="utf-8-sig", index_col=False)
-    if len(header) == frame.shape[1]:
-        # pandas renames a repeated header ("likes", "likes.1"): the validator sees the names
-        # as written, so it reports the duplicate instead of silently keeping one.
-        frame.columns = header
-    return frame
+    if not header:
+        raise ValueError("no header line")
+    # Placeholder names: Arrow would refuse to type a repeated name; the real ones are put back.
+    placeholders = [f"f{i}" for i in range(len(header))]
+    table = pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(column_names=placeholders, skip_rows=1,
+                                       encoding="utf8"),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.large_string() for name in placeholders},
+            null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True))
+    return table.rename_columns(header)
+
+
+def read_table_file(path: Path) -> pd.DataFrame:
+    """One table file as a raw frame (text columns for a CSV), for the validator."""
+    return arrow_to_frame(read_arrow_table(path))
+
+
+def arrow_to_frame(table: pa.Table) -> pd.DataFrame:
+    """A raw Arrow table as pandas (columns as named, repeated names kept)."""
+    return table.to_pandas()
 
 
 class RaggedCsvError(ValueError):
@@ -64,11 +85,17 @@ def _check_csv_shape(path: Path) -> list[str]:
 
 def read_tables(directory: str | Path) -> dict[str, pd.DataFrame]:
     """The raw contract tables found in `directory`; raises ContractError if unreadable."""
+    return {name: arrow_to_frame(table) for name, table in read_arrow_tables(directory).items()}
+
+
+def read_arrow_tables(directory: str | Path) -> dict[str, pa.Table]:
+    """The raw contract tables found in `directory`, as Arrow; raises ContractError if
+    unreadable."""
     directory = Path(directory)
     if not directory.is_dir():
         raise ContractError([Problem(table="(dataset)", message=f"no such directory: {directory}",
                                      expected="a directory with <table>.csv or .parquet files")])
-    tables: dict[str, pd.DataFrame] = {}
+    tables: dict[str, pa.Table] = {}
     problems: list[Problem] = []
     for name in TABLES:
         candidates = [p for p in (directory / f"{name}.csv", directory / f"{name}.parquet")
@@ -80,7 +107,7 @@ def read_tables(directory: str | Path) -> dict[str, pd.DataFrame]:
         if not candidates:
             continue
         try:
-            tables[name] = read_table_file(candidates[0])
+            tables[name] = read_arrow_table(candidates[0])
         except RaggedCsvError as exc:
             problems.append(Problem(table=name, message=str(exc)))
         except Exception as exc:  # noqa: BLE001 - any parser failure is a user-facing problem

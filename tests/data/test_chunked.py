@@ -1,0 +1,165 @@
+"""ChunkedDataset: a dataset validated piece by piece gives the frames and the problems of
+validating it whole (the same validator; what a piece cannot see checked on whole columns)."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data.chunked import ChunkedDataset
+from data.io import write_dataset
+from data.loader import load_dataset
+from data.synthetic import generate_world
+from data.validation import ContractError
+
+SIZES = (1, 7, 40, 10_000)
+
+
+@lru_cache(maxsize=1)
+def world_tables() -> dict[str, pd.DataFrame]:
+    return generate_world(60, 6, seed=5, posts_per_creator=8).tables
+
+
+def tables_copy() -> dict[str, pd.DataFrame]:
+    return {name: frame.astype(object) for name, frame in world_tables().items()}
+
+
+def reassemble(chunks, name: str) -> pd.DataFrame:
+    """A table of the yielded pieces, back in the file's order."""
+    if name == "campaigns":
+        frames = [chunks[0].dataset.campaigns]
+        rows = [np.arange(len(frames[0]))]
+    else:
+        frames = [c.dataset.tables[name] for c in chunks]
+        rows = [c.file_rows[name] for c in chunks]
+    order = np.argsort(np.concatenate(rows), kind="stable")
+    return pd.concat(frames, ignore_index=True).iloc[order].reset_index(drop=True)
+
+
+def whole_problems(directory) -> list:
+    with pytest.raises(ContractError) as caught:
+        load_dataset(directory)
+    return caught.value.problems
+
+
+def chunked_problems(directory, size: int) -> list:
+    with pytest.raises(ContractError) as caught:
+        for _ in ChunkedDataset.read(directory, size).chunks():
+            pass
+    return caught.value.problems
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_pieces_hold_every_row_as_validated_whole(tmp_path, fmt):
+    write_dataset(world_tables(), tmp_path, fmt=fmt)
+    whole = load_dataset(tmp_path)
+    for size in SIZES:
+        chunks = list(ChunkedDataset.read(tmp_path, size).chunks())
+        assert len(chunks) == -(-len(whole.creators) // size)
+        assert all(len(c.dataset.creators) <= size for c in chunks)
+        for name, frame in whole.tables.items():
+            pd.testing.assert_frame_equal(reassemble(chunks, name), frame)
+        for chunk in chunks:  # a piece holds the rows about its creators only
+            ids = set(chunk.dataset.creators["creator_id"])
+            assert set(chunk.dataset.posts["creator_id"]) <= ids
+
+
+def broken_tables() -> dict[str, pd.DataFrame]:
+    t = tables_copy()
+    posts, creators, comments = t["posts"], t["creators"], t["comments"]
+    last = len(posts) - 1
+    posts.loc[last - 3, "likes"] = "many"  # a bad value in the last piece
+    posts.loc[4, "likes"] = -3  # ... and another check of the same column in the first
+    posts.loc[2, "post_id"] = posts.loc[last, "post_id"]  # duplicate id across pieces
+    posts.loc[6, "creator_id"] = "nobody"  # orphan
+    posts.loc[7, "creator_id"] = None  # no creator: reported, never dropped
+    posts.loc[9, "creator_id"] = "  " + str(posts.loc[9, "creator_id"]) + " "  # stripped: fine
+    posts.loc[8, "posted_at"] = "1999-01-01"
+    comments.loc[1, "post_id"] = posts.loc[last - 1, "post_id"]  # a post of another piece: fine
+    comments.loc[2, "post_id"] = "no-such-post"
+    creators.loc[len(creators) - 2, "creator_id"] = creators.loc[0, "creator_id"]
+    creators.loc[len(creators) - 1, "followers"] = "x"
+    creators.loc[3, "platform"] = "myspace"
+    t["collaborations"].loc[0, "campaign_id"] = "no-such-campaign"
+    t["follower_history"].loc[1, "date"] = t["follower_history"].loc[0, "date"]  # same key
+    t["authenticity_labels"].loc[1, "creator_id"] = t["authenticity_labels"].loc[0,
+                                                                                 "creator_id"]
+    return t
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_broken_dataset_gives_the_problems_of_whole_validation(tmp_path, fmt):
+    tables = broken_tables()
+    if fmt == "parquet":  # Parquet columns keep their (here mixed) values as text
+        tables = {n: f.astype(str).mask(f.isna()) for n, f in tables.items()}
+    write_dataset(tables, tmp_path, fmt=fmt)
+    expected = whole_problems(tmp_path)
+    messages = {(p.table, p.column, p.message.split(":")[0]) for p in expected}
+    for needed in [("posts", "likes", "wrong type"), ("posts", "post_id", "duplicate id"),
+                   ("posts", "creator_id", "orphan row"), ("posts", "creator_id",
+                                                           "missing value"),
+                   ("comments", "post_id", "orphan row"),
+                   ("creators", "creator_id", "duplicate id"),
+                   ("collaborations", "campaign_id", "orphan row"),
+                   ("follower_history", "creator_id + date", "duplicate row for the same key"),
+                   ("authenticity_labels", "creator_id", "duplicate id")]:
+        assert needed in messages, needed
+    for size in SIZES:
+        assert chunked_problems(tmp_path, size) == expected, size
+
+
+def test_a_late_bad_value_stops_the_pieces_and_reports_its_file_row(tmp_path):
+    tables = tables_copy()
+    last = len(tables["posts"]) - 1
+    tables["posts"].loc[last, "comments"] = "lots"
+    write_dataset(tables, tmp_path)
+    chunked = ChunkedDataset.read(tmp_path, 7)
+    yielded = []
+    with pytest.raises(ContractError) as caught:
+        for chunk in chunked.chunks():
+            yielded.append(chunk)
+    assert len(yielded) < -(-len(tables["creators"]) // 7)  # the last piece is never yielded
+    [problem] = caught.value.problems
+    assert (problem.table, problem.column, problem.rows, problem.values) == (
+        "posts", "comments", (last + 1,), ("lots",))
+    assert caught.value.problems == whole_problems(tmp_path)
+
+
+@pytest.mark.parametrize("damage", ["no posts table", "no creators table", "no likes column",
+                                    "no creator_id column", "repeated likes column"])
+def test_missing_tables_and_columns(tmp_path, damage):
+    tables = tables_copy()
+    if damage == "no posts table":
+        del tables["posts"]
+    elif damage == "no creators table":
+        del tables["creators"]
+    elif damage == "no likes column":
+        tables["posts"] = tables["posts"].drop(columns="likes")
+    elif damage == "no creator_id column":
+        tables["comments"] = tables["comments"].drop(columns="creator_id")
+    write_dataset(tables, tmp_path)
+    if damage == "repeated likes column":
+        path = tmp_path / "posts.csv"
+        lines = path.read_text(encoding="utf-8").splitlines()
+        lines[0] = lines[0].replace("comments", "likes", 1)
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    expected = whole_problems(tmp_path)
+    for size in (3, 10_000):
+        assert chunked_problems(tmp_path, size) == expected
+
+
+def test_empty_creators_table(tmp_path):
+    tables = {name: frame.iloc[:0] for name, frame in world_tables().items()}
+    write_dataset(tables, tmp_path)
+    [chunk] = ChunkedDataset.read(tmp_path, 5).chunks()
+    assert len(chunk.dataset.creators) == 0 and len(chunk.dataset.posts) == 0
+
+
+def test_unreadable_and_ragged_files_are_refused_before_any_piece(tmp_path):
+    write_dataset(world_tables(), tmp_path)
+    path = tmp_path / "posts.csv"
+    path.write_text(path.read_text(encoding="utf-8") + "a,b\n", encoding="utf-8")
+    with pytest.raises(ContractError, match="wrong number of fields"):
+        ChunkedDataset.read(tmp_path, 5)
