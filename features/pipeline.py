@@ -6,11 +6,14 @@ feature with vectorised numpy over all entities at once.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import scipy.sparse as sp
 
+from data.chunked import ChunkedDataset
 from data.contract import NICHES
 from data.dataset import Dataset
 from features.arrays import as_days, index_of, large_strings
@@ -38,6 +41,17 @@ def _as_of_day(as_of) -> float:
     return timestamp.value / 86_400e9
 
 
+@dataclass(frozen=True)
+class FitInputs:
+    """What FeaturePipeline.fit learns from, per creator: bio + captions (Arrow: compact), the
+    declared niche's code, the engagement metrics and the benchmark cohort's code."""
+
+    texts: pa.Array
+    declared_niche: np.ndarray
+    engagement: dict[str, np.ndarray]
+    cohort: np.ndarray
+
+
 class FeaturePipeline:
     """Fitted state: cohort reference distributions, text/niche model, category mappings.
 
@@ -53,24 +67,38 @@ class FeaturePipeline:
 
     # -- fitting ---------------------------------------------------------------------------
     def fit(self, ds: Dataset) -> FeaturePipeline:
-        self.follower_scorer_ = self.follower_scorer
-        self.feature_version_ = FEATURE_VERSION
-        self.compensation_codes_ = dict(COMPENSATION_CODES)
-        self.niche_codes_ = {niche: code for code, niche in enumerate(NICHES)}
+        return self.fit_parts([self.fit_inputs(ds)])
 
+    @staticmethod
+    def fit_inputs(ds: Dataset) -> FitInputs:
+        """What `fit` learns from, for the creators of `ds`. Each creator's inputs depend on
+        its own rows only: the inputs of consecutive pieces of a dataset, given together to
+        `fit_parts`, fit what `fit` fits on the whole (the `features` command's first pass)."""
         creators = ds.creators
         captions = ds.posts[["creator_id", "caption"]].dropna()
         joined = captions.groupby("creator_id", sort=False)["caption"].agg(" ".join)
         bios = creators["bio"].fillna("")
         texts = (bios.to_numpy(dtype=object) + " "
                  + joined.reindex(creators["creator_id"]).fillna("").to_numpy(dtype=object))
-        declared = index_of(creators["niche"], NICHES)
-        self.niche_model_ = NicheModel().fit(texts, declared)
-
         ent = build_entities(ds, np.arange(len(creators)), np.full(len(creators), np.nan))
-        engagement = engagement_features(ent)
+        return FitInputs(texts=large_strings(texts),
+                         declared_niche=index_of(creators["niche"], NICHES),
+                         engagement=engagement_features(ent),
+                         cohort=cohort_codes(ent.platform_code, ent.tier_code))
+
+    def fit_parts(self, parts: list[FitInputs]) -> FeaturePipeline:
+        """Fit on the creators of every part, in order (see `fit_inputs`)."""
+        self.follower_scorer_ = self.follower_scorer
+        self.feature_version_ = FEATURE_VERSION
+        self.compensation_codes_ = dict(COMPENSATION_CODES)
+        self.niche_codes_ = {niche: code for code, niche in enumerate(NICHES)}
+        texts = pa.concat_arrays([part.texts for part in parts])
+        declared = np.concatenate([part.declared_niche for part in parts])
+        self.niche_model_ = NicheModel().fit(texts, declared)
+        engagement = {name: np.concatenate([part.engagement[name] for part in parts])
+                      for name in parts[0].engagement}
         self.cohort_reference_ = CohortReference().fit(
-            engagement, cohort_codes(ent.platform_code, ent.tier_code))
+            engagement, np.concatenate([part.cohort for part in parts]))
         self.creator_feature_names_ = list(CREATOR_FEATURE_NAMES)
         self.collaboration_feature_names_ = list(COLLABORATION_FEATURE_NAMES)
         return self
@@ -236,8 +264,33 @@ def build_feature_frames(ds: Dataset, pipeline: FeaturePipeline,
     return frames
 
 
+def fit_and_build_in_chunks(chunked: ChunkedDataset, pipeline: FeaturePipeline
+                            ) -> dict[str, pd.DataFrame]:
+    """`pipeline` fitted on a dataset read in pieces of creators, then its feature frames:
+    the values of `pipeline.fit(ds)` and `build_feature_frames(ds, pipeline)` on the whole
+    dataset, in memory bounded by the Arrow tables, one piece and the fit's inputs (every
+    creator's bio and captions as Arrow text, a few numbers per creator). Two passes over the
+    pieces (each validated again in the second): the fit needs every creator's cohort and
+    text before the first feature. Raises ContractError (every problem) before any feature."""
+    pipeline.fit_parts([FeaturePipeline.fit_inputs(chunk.dataset)
+                        for chunk in chunked.chunks()])
+    parts: dict[str, list[pd.DataFrame]] = {"creators": [], "collaborations": []}
+    rows = []
+    for chunk in chunked.chunks():
+        frames = build_feature_frames(chunk.dataset, pipeline)
+        parts["creators"].append(frames["creators"])
+        if "collaborations" in frames:
+            parts["collaborations"].append(frames["collaborations"])
+            rows.append(chunk.file_rows["collaborations"])
+    out = {"creators": _concat(parts["creators"])}
+    if parts["collaborations"]:  # back to the collaborations file's order
+        order = np.argsort(np.concatenate(rows), kind="stable")
+        out["collaborations"] = _concat(parts["collaborations"]).iloc[order]
+    return out
+
+
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return frames[0] if len(frames) == 1 else pd.concat(frames)
 
 
-__all__ = ["FeaturePipeline", "build_feature_frames"]
+__all__ = ["FeaturePipeline", "FitInputs", "build_feature_frames", "fit_and_build_in_chunks"]

@@ -29,6 +29,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from data.chunked import ChunkedDataset
 from data.contract import NICHES
 from data.dataset import Dataset
 from features.catalogue import EXPOSURE_FEATURE, PREDICTED_FAKE_SHARE, feature_labels
@@ -272,6 +273,30 @@ class ScoringBundle:
         table = pd.concat(parts, ignore_index=True)
         if positions:  # back to the planned rows' order
             table = table.iloc[np.argsort(np.concatenate(positions), kind="stable")]
+        return table.reset_index(drop=True)
+
+    def score_in_chunks(self, chunked: ChunkedDataset, campaign_id: str | None = None
+                        ) -> pd.DataFrame:
+        """`score_table` of a dataset read in pieces of creators (ChunkedDataset.chunks: each
+        piece validated, then scored, then freed): the same rows in the same order, in memory
+        bounded by the dataset's Arrow tables and one piece. The campaign's planned
+        collaborations are those of the whole collaborations table (`campaign_plans`), so a
+        piece without plans is skipped rather than scored as a campaign without plans."""
+        plans_exist = campaign_id is not None and chunked.has_value(
+            "collaborations", "campaign_id", campaign_id)
+        parts, rows = [], []
+        for chunk in chunked.chunks():
+            ds = chunk.dataset
+            plans = campaign_plans(ds, campaign_id) if plans_exist else None
+            if plans_exist and plans is None:
+                continue
+            parts.append(self.score_table(ds, campaign_id=campaign_id, collaborations=plans,
+                                          chunk_creators=max(1, len(ds.creators))))
+            if plans is not None:  # its index: positions in the piece's collaborations
+                rows.append(chunk.file_rows["collaborations"][plans.index.to_numpy()])
+        table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        if rows:  # back to the collaborations file's order
+            table = table.iloc[np.argsort(np.concatenate(rows), kind="stable")]
         return table.reset_index(drop=True)
 
     def features(self, ds: Dataset, planned: pd.DataFrame | None) -> pd.DataFrame:

@@ -16,12 +16,13 @@ from pathlib import Path
 import pandas as pd
 import typer
 
-from data.cli import load_dataset_or_exit
+from data.chunked import ChunkedDataset
+from data.cli import load_dataset_or_exit, print_contract_report
 from data.io import write_frame
-from data.loader import load_dataset, read_table_file
-from data.validation import validate_accounts
-from features import FeaturePipeline, build_feature_frames
-from models.bundle import CHUNK_CREATORS, campaign_plans
+from data.loader import read_table_file
+from data.validation import ContractError, validate_accounts
+from features import FeaturePipeline, fit_and_build_in_chunks
+from models.bundle import CHUNK_CREATORS
 from models.follower_account import RuleBasedFollowerScorer
 from models.quantification import DRIFT_TOLERANCE
 from serving.config import DEFAULT_PORT, ConfigError, ServingConfig, default_workers
@@ -168,8 +169,9 @@ def score(
     campaign: str = typer.Option(None, "--campaign", help="Campaign id: score its planned "
                                  "collaborations (or every creator for it)."),
     chunk_creators: int = typer.Option(CHUNK_CREATORS, "--chunk-creators", min=1,
-                                       help="Creators scored at a time: bounds the memory of "
-                                            "features and models (same scores)."),
+                                       help="Creators validated and scored at a time (pandas "
+                                            "engine; same scores): memory is the dataset as "
+                                            "Arrow tables plus one such piece."),
     engine: str = typer.Option("pandas", "--engine", help="pandas: one process; spark: "
                                "groups of creators scored in parallel by Spark "
                                "(pip install 'creatorscore[spark]', Java 17+)."),
@@ -179,7 +181,12 @@ def score(
         2_000, "--creators-per-group", min=1,
         help="Creators scored together by one Spark task (memory per task grows with it)."),
 ) -> None:
-    """Score creators (or a campaign's candidates) with the champion model."""
+    """Score creators (or a campaign's candidates) with the champion model.
+
+    Memory (pandas engine): the dataset's tables as Arrow (about the size of the files) plus
+    one piece of --chunk-creators creators as pandas while it is validated and scored, plus the
+    output rows; not the whole dataset as pandas. Every contract problem is still reported,
+    with the file's rows, before anything is written."""
     if engine not in ENGINES:
         console.print(f"[red]--engine: {engine!r}; expected one of {', '.join(ENGINES)}[/red]")
         raise typer.Exit(2)
@@ -196,11 +203,9 @@ def score(
             rows = _score_on_spark(bundle, data, out, campaign, spark_master, creators_per_group)
         else:
             with console.status("Scoring..."):
-                ds = load_dataset(data)
+                chunked = ChunkedDataset.read(data, chunk_creators)
                 compiling = bundle.accelerate()
-                table = bundle.score_table(ds, campaign_id=campaign,
-                                           collaborations=campaign_plans(ds, campaign),
-                                           chunk_creators=chunk_creators)
+                table = bundle.score_in_chunks(chunked, campaign_id=campaign)
                 if compiling is not None:  # no compiler left running behind the command
                     compiling.join()
             write_frame(table, out, index=False)
@@ -282,15 +287,25 @@ def features(
                              "per-creator features; per-collaboration features go beside it "
                              "as <stem>_collaborations<suffix> when the dataset has campaigns."),
     chunk_creators: int = typer.Option(CHUNK_CREATORS, "--chunk-creators", min=1,
-                                       help="Creators computed at a time: bounds the memory "
-                                            "of the features (same values)."),
+                                       help="Creators validated and computed at a time (same "
+                                            "values): memory is the dataset as Arrow tables "
+                                            "plus one such piece."),
 ) -> None:
-    """Compute the documented numeric feature frames of a dataset."""
+    """Compute the documented numeric feature frames of a dataset.
+
+    Memory: the dataset's tables as Arrow (about the size of the files), one piece of
+    --chunk-creators creators as pandas, the cohort statistics' inputs (every creator's bio and
+    captions as Arrow text, a few numbers per creator) and the output rows. The pieces are read
+    twice: the pipeline is fitted on the whole dataset's cohorts first."""
     check_out(out)
-    dataset = load_dataset_or_exit(data)
-    with console.status("Computing features..."):
-        pipeline = FeaturePipeline(follower_scorer=RuleBasedFollowerScorer()).fit(dataset)
-        frames = build_feature_frames(dataset, pipeline, chunk_creators=chunk_creators)
+    try:
+        chunked = ChunkedDataset.read(data, chunk_creators)
+        with console.status("Computing features..."):
+            pipeline = FeaturePipeline(follower_scorer=RuleBasedFollowerScorer())
+            frames = fit_and_build_in_chunks(chunked, pipeline)
+    except ContractError as error:
+        print_contract_report(error, data)
+        raise typer.Exit(1) from None
     write_frame(frames["creators"], out)
     console.print(f"{len(frames['creators']):,} creators x {frames['creators'].shape[1]} "
                   f"features -> {out}")
