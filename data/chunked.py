@@ -82,7 +82,10 @@ class ChunkedDataset:
     @classmethod
     def read(cls, directory: str | Path, chunk_creators: int) -> ChunkedDataset:
         """Read a dataset directory (ContractError when a file is unreadable or ragged)."""
-        return cls(read_arrow_tables(directory), chunk_creators)
+        tables = read_arrow_tables(directory)
+        # The CSV parser's buffers, freed but kept by Arrow's allocator: back to the system.
+        pa.default_memory_pool().release_unused()
+        return cls(tables, chunk_creators)
 
     # -- ids --------------------------------------------------------------------------------
     def keys(self, table: str, column: str) -> pa.Array:

@@ -39,7 +39,7 @@ def read_arrow_table(path: Path) -> pa.Table:
                                        encoding="utf8"),
         parse_options=pacsv.ParseOptions(newlines_in_values=True),
         convert_options=pacsv.ConvertOptions(
-            column_types={name: pa.large_string() for name in placeholders},
+            column_types={name: pa.string() for name in placeholders},
             null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True))
     return table.rename_columns(header)
 

@@ -134,3 +134,32 @@ def test_feature_frames_in_chunks_equal_the_whole():
     assert set(chunked) == set(whole)
     for name in whole:
         pd.testing.assert_frame_equal(chunked[name], whole[name])
+
+
+@pytest.mark.parametrize("size", [1, 13, 10_000])
+def test_fit_and_build_in_chunks_equals_fit_and_build_whole(tmp_path, size):
+    from data.chunked import ChunkedDataset
+    from data.io import write_dataset
+    from data.loader import load_dataset
+    from features import fit_and_build_in_chunks
+    from tests.training.small_world import small_world
+
+    write_dataset(small_world().tables, tmp_path)
+    ds = load_dataset(tmp_path)
+    fitted = FeaturePipeline(follower_scorer=RuleBasedFollowerScorer()).fit(ds)
+    whole = build_feature_frames(ds, fitted)
+    pipeline = FeaturePipeline(follower_scorer=RuleBasedFollowerScorer())
+    chunked = fit_and_build_in_chunks(ChunkedDataset.read(tmp_path, size), pipeline)
+    assert set(chunked) == set(whole) == {"creators", "collaborations"}
+    for name in whole:
+        pd.testing.assert_frame_equal(chunked[name], whole[name])
+    # The fitted state itself: cohort statistics and the niche model.
+    assert pipeline.cohort_reference_.cohort_size_ == fitted.cohort_reference_.cohort_size_
+    for metric, cohorts in fitted.cohort_reference_.sorted_values_.items():
+        for code, values in cohorts.items():
+            np.testing.assert_array_equal(
+                pipeline.cohort_reference_.sorted_values_[metric][code], values)
+    np.testing.assert_array_equal(pipeline.niche_model_.vectorizer_.vocabulary_,
+                                  fitted.niche_model_.vectorizer_.vocabulary_)
+    np.testing.assert_array_equal(pipeline.niche_model_.centroids_.toarray(),
+                                  fitted.niche_model_.centroids_.toarray())

@@ -116,3 +116,30 @@ def test_scoring_in_chunks_equals_scoring_whole(bundle, with_campaign):
     chunked = bundle.score_table(ds, campaign_id=campaign, collaborations=planned,
                                  chunk_creators=7)
     pd.testing.assert_frame_equal(chunked, whole)
+
+
+@pytest.mark.parametrize("campaign", ["none", "with plans", "without plans"])
+def test_scoring_a_dataset_read_in_pieces_equals_scoring_it_whole(bundle, tmp_path, campaign):
+    from data.chunked import ChunkedDataset
+    from data.io import write_dataset
+    from data.loader import load_dataset
+    from models.bundle import campaign_plans
+    from tests.training.small_world import small_world
+
+    tables = dict(small_world().tables)
+    campaign_id = None
+    if campaign == "with plans":
+        counts = tables["collaborations"]["campaign_id"].value_counts()
+        campaign_id = str(counts.index[counts >= 3][0])
+    elif campaign == "without plans":  # every creator scored for it, in the creators' order
+        campaign_id = str(tables["campaigns"]["campaign_id"].iloc[0])
+        collaborations = tables["collaborations"]
+        tables["collaborations"] = collaborations[collaborations["campaign_id"] != campaign_id]
+    write_dataset(tables, tmp_path)
+    ds = load_dataset(tmp_path)
+    whole = bundle.score_table(ds, campaign_id=campaign_id,
+                               collaborations=campaign_plans(ds, campaign_id))
+    assert len(whole) >= 3
+    for size in (1, 17, 10_000):
+        chunked = bundle.score_in_chunks(ChunkedDataset.read(tmp_path, size), campaign_id)
+        pd.testing.assert_frame_equal(chunked, whole)
