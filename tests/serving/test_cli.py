@@ -1,12 +1,20 @@
-"""`creatorscore example-request`: a /score body from a dataset directory the service accepts."""
+"""`creatorscore example-request`: a /score body from a dataset directory the service accepts;
+`creatorscore score` and `features` over a dataset read in pieces of creators."""
 from __future__ import annotations
 
 import json
 
+import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from creatorscore import app
 from data.io import write_dataset
+from data.loader import load_dataset
+from data.validation import ContractError
+from features import FeaturePipeline, build_feature_frames
+from models.bundle import campaign_plans
+from models.follower_account import RuleBasedFollowerScorer
 from tests.serving.helpers import campaign_with_plans
 
 
@@ -52,3 +60,76 @@ def test_example_request_without_campaign_and_unknown_campaign(champion, tmp_pat
     result = runner.invoke(app, ["example-request", "--data", str(tmp_path / "world"),
                                  "--campaign", "no-such-campaign"])
     assert result.exit_code == 2 and "no-such-campaign" in result.output
+
+
+def _words(text: str) -> str:
+    """Text with its line breaks (the console wraps long lines) as single spaces."""
+    return " ".join(text.split())
+
+
+def _dataset_with_a_late_problem(champion, directory):
+    """The champion's world with a bad value in the last posts row and an orphan post."""
+    tables = {name: frame.astype(object) for name, frame in champion.tables.items()}
+    last = len(tables["posts"]) - 1
+    tables["posts"].loc[last, "likes"] = "plenty"
+    tables["posts"].loc[3, "creator_id"] = "nobody"
+    write_dataset(tables, directory)
+    return last
+
+
+@pytest.mark.parametrize("chunk", ["7", "100000"])
+def test_score_in_pieces_equals_scoring_the_loaded_dataset(champion, tmp_path, monkeypatch,
+                                                           chunk):
+    """`creatorscore score` (Arrow tables, validated and scored piece by piece): the rows of
+    scoring the whole loaded dataset, with and without a campaign; contract problems are
+    reported with the file's rows, as loading the whole dataset reports them."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", champion.tracking_uri)
+    data = tmp_path / "world"
+    write_dataset(champion.tables, data)
+    ds = load_dataset(data)
+    runner = CliRunner()
+    for campaign in (None, campaign_with_plans(champion.tables)):
+        out = tmp_path / f"scores_{campaign}.parquet"
+        args = ["score", "--data", str(data), "--out", str(out), "--chunk-creators", chunk]
+        result = runner.invoke(app, args + (["--campaign", campaign] if campaign else []))
+        assert result.exit_code == 0, result.output
+        expected = champion.bundle.score_table(ds, campaign_id=campaign,
+                                               collaborations=campaign_plans(ds, campaign))
+        pd.testing.assert_frame_equal(pd.read_parquet(out), expected, check_dtype=False)
+
+    broken = tmp_path / "broken"
+    last = _dataset_with_a_late_problem(champion, broken)
+    with pytest.raises(ContractError) as whole:
+        load_dataset(broken)
+    out = tmp_path / "broken.parquet"
+    result = runner.invoke(app, ["score", "--data", str(broken), "--out", str(out),
+                                 "--chunk-creators", chunk])
+    assert result.exit_code == 1 and not out.exists()
+    assert _words(whole.value.report()) in _words(result.output)
+    assert f"row {last + 1} ('plenty')" in _words(result.output)
+
+
+def test_features_in_pieces_equal_the_features_of_the_loaded_dataset(champion, tmp_path):
+    data = tmp_path / "world"
+    write_dataset(champion.tables, data)
+    ds = load_dataset(data)
+    pipeline = FeaturePipeline(follower_scorer=RuleBasedFollowerScorer()).fit(ds)
+    expected = build_feature_frames(ds, pipeline)
+    runner = CliRunner()
+    out = tmp_path / "features.parquet"
+    result = runner.invoke(app, ["features", "--data", str(data), "--out", str(out),
+                                 "--chunk-creators", "9"])
+    assert result.exit_code == 0, result.output
+    pd.testing.assert_frame_equal(pd.read_parquet(out), expected["creators"])
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "features_collaborations.parquet"),
+                                  expected["collaborations"])
+
+    broken = tmp_path / "broken"
+    last = _dataset_with_a_late_problem(champion, broken)
+    with pytest.raises(ContractError) as whole:
+        load_dataset(broken)
+    result = runner.invoke(app, ["features", "--data", str(broken), "--out",
+                                 str(tmp_path / "broken.parquet"), "--chunk-creators", "9"])
+    assert result.exit_code == 1 and not (tmp_path / "broken.parquet").exists()
+    assert _words(whole.value.report()) in _words(result.output)
+    assert f"row {last + 1} ('plenty')" in _words(result.output)
