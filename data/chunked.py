@@ -122,7 +122,8 @@ class ChunkedDataset:
             # No creator (orphan or missing id): the extra piece n_chunks.
             position = pc.fill_null(position, n_chunks * size).to_numpy(zero_copy_only=False)
             chunk = position.astype("int64") // size
-            order = np.argsort(chunk, kind="stable")
+            # 32-bit row numbers: the pieces' rows of every table are held for the whole run.
+            order = np.argsort(chunk, kind="stable").astype(_row_type(len(chunk)))
             bounds = np.searchsorted(chunk[order], np.arange(n_chunks + 2))
             rows[name] = [order[bounds[k]:bounds[k + 1]] for k in range(n_chunks + 1)]
         return n_chunks, rows
@@ -200,6 +201,10 @@ class ChunkedDataset:
                      f"orphan row: no such {parent_column} in {parent}",
                      f"a {parent_column} listed in {parent}")
         return problems, references
+
+
+def _row_type(n_rows: int) -> type:
+    return np.int32 if n_rows < 2**31 else np.int64
 
 
 def _is_split(name: str) -> bool:

@@ -106,6 +106,9 @@ def main() -> None:
                         help="also time `creatorscore features` and `creatorscore score` end to "
                              "end (subprocesses, with peak memory)")
     parser.add_argument("--score-creators", type=int, default=50_000)
+    parser.add_argument("--chunk-creators", type=int, default=None,
+                        help="passed to the commands (their memory: the dataset's Arrow "
+                             "tables plus one piece of this many creators)")
     args = parser.parse_args()
     scorer, scorer_name = follower_scorer()
     print(f"follower accounts scored by the {scorer_name}")
@@ -140,7 +143,7 @@ def main() -> None:
           f"{base:.2f} ms)")
     if args.cli:
         for command, n in (("features", args.creators), ("score", args.score_creators)):
-            command_figures(command, n, args.posts)
+            command_figures(command, n, args.posts, args.chunk_creators)
 
 
 def _run(argv: list[str]) -> tuple[float, float]:
@@ -155,7 +158,8 @@ def _run(argv: list[str]) -> tuple[float, float]:
     return elapsed, usage.ru_maxrss / 1024
 
 
-def command_figures(command: str, n_creators: int, posts: int) -> None:
+def command_figures(command: str, n_creators: int, posts: int,
+                    chunk_creators: int | None = None) -> None:
     """`creatorscore <command> --data DIR --out FILE` end to end on a written world, against
     reading the same CSV files with pyarrow."""
     import pyarrow.csv as pacsv
@@ -174,8 +178,9 @@ def command_figures(command: str, n_creators: int, posts: int) -> None:
             pacsv.read_csv(path)
         floor = time.perf_counter() - started
         cli = str(Path(sys.executable).with_name("creatorscore"))
+        chunking = [] if chunk_creators is None else ["--chunk-creators", str(chunk_creators)]
         elapsed, peak = _run([cli, command, "--data", str(data), "--out",
-                              str(Path(tmp) / f"{command}.parquet")])
+                              str(Path(tmp) / f"{command}.parquet"), *chunking])
     print(f"creatorscore {command}, {n_creators:,} creators x {posts} posts, end to end: "
           f"{elapsed:6.1f} s, {n_creators / elapsed:7.0f} creators/s, peak RSS {peak:,.0f} MiB "
           f"({1024 * peak / n_creators:.0f} KiB a creator); {elapsed / floor:.0f}x reading its "
