@@ -268,10 +268,12 @@ def fit_and_build_in_chunks(chunked: ChunkedDataset, pipeline: FeaturePipeline
                             ) -> dict[str, pd.DataFrame]:
     """`pipeline` fitted on a dataset read in pieces of creators, then its feature frames:
     the values of `pipeline.fit(ds)` and `build_feature_frames(ds, pipeline)` on the whole
-    dataset, in memory bounded by the Arrow tables, one piece and the fit's inputs (every
-    creator's bio and captions as Arrow text, a few numbers per creator). Two passes over the
-    pieces (each validated again in the second): the fit needs every creator's cohort and
-    text before the first feature. Raises ContractError (every problem) before any feature."""
+    dataset, in memory bounded by the Arrow tables, one piece and the fit (its inputs: every
+    creator's bio and captions as Arrow text and a few numbers per creator; the niche model
+    tokenises all the texts at once, the one step whose memory grows with the dataset beyond
+    the Arrow tables). Two passes over the pieces (each validated again in the second): the
+    fit needs every creator's cohort and text before the first feature. Raises ContractError
+    (every problem) before any feature."""
     pipeline.fit_parts([FeaturePipeline.fit_inputs(chunk.dataset)
                         for chunk in chunked.chunks()])
     parts: dict[str, list[pd.DataFrame]] = {"creators": [], "collaborations": []}

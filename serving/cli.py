@@ -293,10 +293,11 @@ def features(
 ) -> None:
     """Compute the documented numeric feature frames of a dataset.
 
-    Memory: the dataset's tables as Arrow (about the size of the files), one piece of
-    --chunk-creators creators as pandas, the cohort statistics' inputs (every creator's bio and
-    captions as Arrow text, a few numbers per creator) and the output rows. The pieces are read
-    twice: the pipeline is fitted on the whole dataset's cohorts first."""
+    Memory: the dataset's tables as Arrow (about the size of the files), then the larger of one
+    piece of --chunk-creators creators as pandas and the fit of the niche model, which
+    tokenises every creator's bio and captions at once (kept as Arrow text), plus the output
+    rows. The pieces are read twice: the pipeline is fitted on the whole dataset's cohorts and
+    texts first."""
     check_out(out)
     try:
         chunked = ChunkedDataset.read(data, chunk_creators)
