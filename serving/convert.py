@@ -98,6 +98,16 @@ def _typed_column(column: Column, values: list, inferred: pa.Array | None = None
     return np.array(values, dtype=object)
 
 
+def _raw_frame(columns: dict, length: int | None = None) -> pd.DataFrame:
+    """The request's columns as one frame for the validator, object columns kept as objects:
+    pandas would infer text columns (a pass over every value) and fails on text Arrow cannot
+    hold, such as a lone surrogate, which the validator reports instead."""
+    return pd.DataFrame({name: pd.Series(values, dtype=object, copy=False)
+                         if isinstance(values, np.ndarray) and values.dtype == object
+                         else values for name, values in columns.items()},
+                        index=None if length is None else pd.RangeIndex(length))
+
+
 def _ids(values: np.ndarray) -> np.ndarray:
     """Ids as the validator will read them (stripped text, None when missing), so that a
     nested record's creator_id compares with its profile's as the tables will."""
@@ -250,7 +260,7 @@ def build_request_data(creators: Sequence, campaign: dict | None = None,
     if detail:
         raise RequestError(422, "invalid request", detail)
     try:
-        dataset = validate_tables({name: pd.DataFrame(columns) for name, columns in raw.items()})
+        dataset = validate_tables({name: _raw_frame(columns) for name, columns in raw.items()})
     except ContractError as error:
         raise RequestError(422, CONTRACT_ERROR, _contract_detail(error, locators)) from None
     campaign_id = None
@@ -274,7 +284,7 @@ def accounts_frame(accounts: Sequence[dict], config: ServingConfig | None = None
                                                              accounts).items()
                if name != "creator_id" or any(v is not None for v in values)}
     try:
-        return validate_accounts(pd.DataFrame(columns, index=pd.RangeIndex(len(accounts))))
+        return validate_accounts(_raw_frame(columns, len(accounts)))
     except ContractError as error:
         raise RequestError(422, CONTRACT_ERROR, _contract_detail(
             error, {"audience_sample": lambda row: ("accounts", row)})) from None

@@ -118,11 +118,12 @@ def test_config_from_env():
             ServingConfig.from_env({"CREATORSCORE_MAX_POSTS_PER_CREATOR": bad})
 
 
+# (A lone surrogate is left out: no JSON body can carry one, msgspec and pydantic refuse it.)
 ODD_VALUES = st.one_of(
     st.none(), st.booleans(), st.integers(-2**60, 2**60), st.integers(-10, 10**7),
     st.sampled_from([2**53, 2**53 + 1, -2**53 - 1, 2**64, 1.5, -3.0, float("inf"), "12",
                      " 7 ", "", "yes", "2024-02-30", "2024-05-01T10:00:00", [1], {"a": 1},
-                     "instagram", " TikTok ", "\ud800"]),
+                     "instagram", " TikTok "]),
     st.text(max_size=3))
 
 
