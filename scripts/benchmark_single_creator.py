@@ -26,7 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from data.contract import TABLES  # noqa: E402
 from data.loader import validate_tables  # noqa: E402
 from data.synthetic import generate_world  # noqa: E402
+from data.synthetic.audience import generate_follower_accounts  # noqa: E402
 from features import FeaturePipeline  # noqa: E402
+from models.follower_account import (  # noqa: E402
+    FollowerAccountClassifier,
+    RuleBasedFollowerScorer,
+)
 
 REQUEST_TABLES = ("creators", "posts", "follower_history", "audience_sample", "comments")
 
@@ -71,12 +76,10 @@ def main() -> None:
 
     world = generate_world(args.creators, max(args.creators // 50, 5), seed=7,
                            posts_per_creator=max(args.posts, 30))
-    scorer = None
-    if args.trained:
-        from data.synthetic import generate_follower_accounts
-        from models.follower_account import FollowerAccountClassifier
-        accounts = generate_follower_accounts(2000, 1000, seed=1)
-        scorer = FollowerAccountClassifier(refit=False).fit(accounts, accounts["is_fake"])
+    accounts = generate_follower_accounts(2000, 1000, seed=1)
+    labels = accounts.pop("is_fake")
+    scorer = (FollowerAccountClassifier() if args.trained else RuleBasedFollowerScorer()
+              ).fit(accounts, labels)
     pipeline = FeaturePipeline(follower_scorer=scorer).fit(validate_tables(world.tables))
     raw = request_tables(world.tables, args.posts)
     sizes = {name: len(frame) for name, frame in raw.items()}
