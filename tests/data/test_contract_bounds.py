@@ -134,6 +134,23 @@ def test_a_ragged_csv_line_is_named(tmp_path, extra):
     assert "unknown platform" not in text and text.count(" - ") == 1
 
 
+def test_ragged_lines_are_all_counted_and_blank_lines_are_not_ragged(tmp_path):
+    """Arrow reads the file and stops at the first ragged line; the report counts them all."""
+    write_dataset(valid_tables(), tmp_path)
+    path = tmp_path / "posts.csv"
+    header, first, *rest = path.read_text().splitlines()
+    assert rest, "the test needs two data lines"
+    data = [first + ",extra", "", *rest[:-1], rest[-1].rsplit(",", 1)[0]]
+    path.write_text("\n".join([header, *data]) + "\n")
+    last = len(data) + 1
+    with pytest.raises(Exception, match=rf"posts.csv: 2 line\(s\) with the wrong number of "
+                       rf"fields: line 2 has \d+, line {last} has \d+"):
+        load_dataset(tmp_path)
+    # The blank line alone is no problem.
+    path.write_text("\n".join([header, first, "", *rest]) + "\n")
+    assert len(load_dataset(tmp_path).posts) == 1 + len(rest)
+
+
 def test_parquet_date_columns_are_read_as_dates(tmp_path):
     """A Parquet file may store dates as true dates (date32), not text: same rules."""
     import datetime
