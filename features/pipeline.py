@@ -271,14 +271,18 @@ def fit_and_build_in_chunks(chunked: ChunkedDataset, pipeline: FeaturePipeline
     dataset, in memory bounded by the Arrow tables, one piece and the fit (its inputs: every
     creator's bio and captions as Arrow text and a few numbers per creator; the niche model
     tokenises all the texts at once, the one step whose memory grows with the dataset beyond
-    the Arrow tables). Two passes over the pieces (each validated again in the second): the
-    fit needs every creator's cohort and text before the first feature. Raises ContractError
-    (every problem) before any feature."""
+    the Arrow tables). Two passes over the pieces (each validated again in the second, unless
+    there is only one): the fit needs every creator's cohort and text before the first
+    feature. Raises ContractError (every problem) before any feature."""
+    # A dataset of one piece is validated once and the piece kept for the second pass: it is
+    # the memory bound anyway.
+    kept = list(chunked.chunks()) \
+        if chunked.tables["creators"].num_rows <= chunked.chunk_creators else None
     pipeline.fit_parts([FeaturePipeline.fit_inputs(chunk.dataset)
-                        for chunk in chunked.chunks()])
+                        for chunk in (kept if kept is not None else chunked.chunks())])
     parts: dict[str, list[pd.DataFrame]] = {"creators": [], "collaborations": []}
     rows = []
-    for chunk in chunked.chunks():
+    for chunk in (kept if kept is not None else chunked.chunks()):
         frames = build_feature_frames(chunk.dataset, pipeline)
         parts["creators"].append(frames["creators"])
         if "collaborations" in frames:
