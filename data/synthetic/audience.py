@@ -174,8 +174,10 @@ def audience_sample(rng: np.random.Generator, state: CreatorState, share: float,
     rank = np.arange(len(creators)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
     creator_ids = state.creator_id[creators]
     accounts["creator_id"] = pd.array(creator_ids, dtype="str")
-    accounts["follower_id"] = pd.array(
-        creator_ids + "-f" + np.char.zfill(rank.astype(str), 4).astype(object), dtype="str")
+    # np.char.zfill fails on an empty array (a world with no audience samples).
+    padded = np.char.zfill(rank.astype(str), 4).astype(object) if len(rank) else \
+        np.empty(0, dtype=object)
+    accounts["follower_id"] = pd.array(creator_ids + "-f" + padded, dtype="str")
     truth = pd.DataFrame({
         "creator_id": accounts["creator_id"], "follower_id": accounts["follower_id"],
         "account_class": pd.array(np.asarray(ACCOUNT_CLASSES, dtype=object)[classes],

@@ -224,3 +224,13 @@ def test_follower_accounts_are_labelled_and_fakes_look_fake():
     assert digits[accounts["is_fake"]].mean() > 2 * digits[~accounts["is_fake"]].mean()
     again = generate_follower_accounts(600, 400, seed=1)
     pd.testing.assert_frame_equal(accounts, again)
+
+
+def test_a_world_without_audience_samples_is_generated_and_valid():
+    from data.loader import validate_tables
+    from data.synthetic import generate_world
+
+    world = generate_world(n_creators=30, n_campaigns=2, seed=2, audience_share=0.0)
+    assert len(world.tables["audience_sample"]) == 0
+    assert "follower_id" in world.tables["audience_sample"].columns
+    assert len(validate_tables(world.tables).creators) == 30
