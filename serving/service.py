@@ -14,7 +14,6 @@ named by MLFLOW_TRACKING_URI (the repository's local store by default).
 from __future__ import annotations
 
 import functools
-import gc
 import logging
 import os
 import threading
@@ -62,18 +61,6 @@ from serving.schemas import (  # noqa: E402
 
 logger = logging.getLogger(__name__)
 install_log_filters()
-
-def freeze_long_lived_objects(collect_first: bool = False) -> None:
-    """Moves every object alive now (modules, the loaded models, their vocabularies: ~370k
-    objects) out of the garbage collector's reach. Its full collections walk every tracked
-    object: 200 ms pauses every few hundred requests, the service's p99. What requests create
-    later is collected as usual. `collect_first`: after a champion swap, the old engine's
-    reference cycles are collected before the new set is frozen (else they would stay)."""
-    if collect_first:
-        gc.unfreeze()
-        gc.collect()
-    gc.freeze()
-
 
 _cache_lookups = None
 _cache_lookups_lock = threading.Lock()
@@ -156,7 +143,6 @@ class CreatorScore:
         else:
             self.engine = reload()
         logger.info("creatorscore service ready: %s", self.engine.provenance["model_version"])
-        freeze_long_lived_objects()
         # A Bento serves the model it carries: no registry to follow (interval 0: no watch).
         self.watch = ChampionWatch(config.tracking_uri, str(self.engine.version),
                                    0 if from_bento else config.reload_interval_s,
@@ -164,8 +150,6 @@ class CreatorScore:
 
     def _swap(self, engine: ScoringEngine) -> None:
         self.engine = engine  # one assignment: running requests keep the engine they read
-        # In the watch's thread: the old engine's cycles collected once, the new one frozen.
-        freeze_long_lived_objects(collect_first=True)
 
     def _headers(self, engine: ScoringEngine) -> dict[str, str]:
         return {MODEL_VERSION_HEADER: engine.provenance["model_version"],
