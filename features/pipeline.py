@@ -276,13 +276,16 @@ def fit_and_build_in_chunks(chunked: ChunkedDataset, pipeline: FeaturePipeline
     feature. Raises ContractError (every problem) before any feature."""
     # A dataset of one piece is validated once and the piece kept for the second pass: it is
     # the memory bound anyway.
-    kept = list(chunked.chunks()) \
-        if chunked.tables["creators"].num_rows <= chunked.chunk_creators else None
-    pipeline.fit_parts([FeaturePipeline.fit_inputs(chunk.dataset)
-                        for chunk in (kept if kept is not None else chunked.chunks())])
+    one_piece = chunked.tables["creators"].num_rows <= chunked.chunk_creators
+    kept = list(chunked.chunks()) if one_piece else None
+
+    def pieces():
+        return iter(kept) if one_piece else chunked.chunks()
+
+    pipeline.fit_parts([FeaturePipeline.fit_inputs(chunk.dataset) for chunk in pieces()])
     parts: dict[str, list[pd.DataFrame]] = {"creators": [], "collaborations": []}
     rows = []
-    for chunk in (kept if kept is not None else chunked.chunks()):
+    for chunk in pieces():
         frames = build_feature_frames(chunk.dataset, pipeline)
         parts["creators"].append(frames["creators"])
         if "collaborations" in frames:
