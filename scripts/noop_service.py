@@ -28,11 +28,13 @@ class NoOp:
         return {"creators": len(creators)}
 
     @bentoml.api(route="/rank")
-    def rank(self, campaign: CampaignRecord,  # type: ignore[valid-type]
-             creators: list[CreatorRecords],
-             collaborations: list[PlannedCollaboration],  # type: ignore[valid-type]
-             budget: float, top_k: int = 10, objective: str = "roi", top_n: int = 5) -> dict:
-        return {"creators": len(creators)}
+    def rank(self, budget: float,
+             campaign: CampaignRecord | None = None,  # type: ignore[valid-type]
+             creators: list[CreatorRecords] | None = None,
+             collaborations: list[PlannedCollaboration] | None = None,  # type: ignore[valid-type]
+             candidate_set: str | None = None, top_k: int = 10, objective: str = "roi",
+             top_n: int = 5) -> dict:
+        return {"creators": len(creators or ())}
 
 
 async def _read_body(request: Request) -> JSONResponse:

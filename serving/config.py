@@ -15,6 +15,10 @@
 | CREATORSCORE_FEATURE_CACHE_ROWS | 50000 | creator feature rows remembered (~1 KiB each; |
 |   |   | serving/feature_cache.py) |
 | CREATORSCORE_REQUEST_CACHE_SIZE | 32 | validated requests remembered with their features |
+| CREATORSCORE_CANDIDATE_SETS | 64 | /rank candidate sets kept on disk for re-ranks by |
+|   |   | `candidate_set` (serving/candidate_sets.py) |
+| CREATORSCORE_CANDIDATE_DIR | temp dir | where they are kept: a directory the workers |
+|   |   | (and replicas, on a shared volume) share, private to the service |
 | CREATORSCORE_WORKERS | cores | worker processes of `serve` (each loads the champion) |
 | CREATORSCORE_COMPILE_TREES | 1 | compile the follower classifier (models/compiled.py) |
 | CREATORSCORE_MAX_CONCURRENT | 2 | scoring requests running at once per worker |
@@ -49,6 +53,7 @@ LIMIT_VARIABLES = {
 CACHE_VARIABLES = {
     "feature_cache_rows": "CREATORSCORE_FEATURE_CACHE_ROWS",
     "request_cache_size": "CREATORSCORE_REQUEST_CACHE_SIZE",
+    "candidate_sets": "CREATORSCORE_CANDIDATE_SETS",
 }
 
 
@@ -91,6 +96,8 @@ class ServingConfig:
     max_top_k: int = DEFAULT_MAX_TOP_K
     feature_cache_rows: int = 50_000
     request_cache_size: int = 32
+    candidate_sets: int = 64
+    candidate_dir: str | None = None
     max_concurrent: int = 2
     max_queued: int = 16
     tracking_uri: str | None = None
@@ -111,6 +118,7 @@ class ServingConfig:
             values[name] = _positive_int(variable, raw)
         api_key = env.get("CREATORSCORE_API_KEY", "").strip()
         tracking_uri = env.get("MLFLOW_TRACKING_URI", "").strip()
+        candidate_dir = env.get("CREATORSCORE_CANDIDATE_DIR", "").strip()
         raw = env.get("CREATORSCORE_RELOAD_INTERVAL", "").strip()
         if raw:
             try:
@@ -120,4 +128,5 @@ class ServingConfig:
                                   "of seconds") from None
             if not values["reload_interval_s"] >= 0:
                 raise ConfigError(f"CREATORSCORE_RELOAD_INTERVAL={raw!r}: expected >= 0")
-        return cls(api_key=api_key or None, tracking_uri=tracking_uri or None, **values)
+        return cls(api_key=api_key or None, tracking_uri=tracking_uri or None,
+                   candidate_dir=candidate_dir or None, **values)

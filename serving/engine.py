@@ -26,6 +26,7 @@ from data.contract import CONTRACT_VERSION
 from features import FEATURE_VERSION, FEATURES
 from models.bundle import Scorer, Scores
 from serving import responses
+from serving.candidate_sets import CandidateSetStore, default_directory, is_name
 from serving.config import ServingConfig
 from serving.convert import RequestData, accounts_frame, build_request_data
 from serving.errors import RequestError, problem
@@ -39,6 +40,7 @@ from serving.schemas import (
     ScoreResponse,
 )
 from store import registry
+from store.registry import CHECKSUM_TAG
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +58,27 @@ class ScoringEngine:
 
     @cached_property
     def cache(self) -> FeatureCache:
-        """Feature rows and validated requests already seen (serving.feature_cache)."""
-        return FeatureCache(self.provenance["model_version"], self.feature_version,
+        """Feature rows and validated requests already seen (serving.feature_cache), keyed
+        with the model version and the bundle's checksum when the registry recorded one."""
+        identity = f"{self.provenance['model_version']}\n{self.model_checksum or ''}"
+        return FeatureCache(identity, self.feature_version,
                             max_rows=self.config.feature_cache_rows,
                             max_requests=self.config.request_cache_size,
                             observe=self.cache_observer)
+
+    @cached_property
+    def model_checksum(self) -> str | None:
+        return self.version_tags.get(CHECKSUM_TAG) or None
+
+    @cached_property
+    def candidate_sets(self) -> CandidateSetStore | None:
+        """/rank candidate sets shared with the other workers (serving.candidate_sets); only
+        for a model whose checksum is known: a set's name must tell two models apart, and a
+        version number alone does not across registries."""
+        if self.model_checksum is None:
+            return None
+        return CandidateSetStore(self.config.candidate_dir or default_directory(),
+                                 self.config.candidate_sets, scope=self.cache.version)
 
     # The answers' provenance never changes once the champion is loaded: computed once.
     @cached_property
@@ -117,8 +135,11 @@ class ScoringEngine:
             data = build_request_data(creators, campaign, collaborations, self.config)
             if check is not None:
                 check(data)
-            request = self._features(data, creator_keys, campaign)
+            request = self._features(data, creator_keys, campaign, request_key)
             cache.put_request(request_key, request)
+        return request, self._scores(request, explain, top_n)
+
+    def _scores(self, request: CachedRequest, explain: bool, top_n: int) -> Scores:
         # top_n only shapes explanations: without them, one Scores serves every top_n.
         key = (explain, top_n if explain else None)
         scores = request.scores.get(key)
@@ -126,10 +147,10 @@ class ScoringEngine:
             scores = self.bundle.score_features(request.dataset, request.features,
                                                 request.planned, explain=explain, top_n=top_n)
             request.scores[key] = scores
-        return request, scores
+        return scores
 
-    def _features(self, data: RequestData, creator_keys: list[bytes], campaign
-                  ) -> CachedRequest:
+    def _features(self, data: RequestData, creator_keys: list[bytes], campaign,
+                  request_key: bytes) -> CachedRequest:
         """Features of every row `ScoringBundle.score` would score, computed only for the
         creators whose rows are not in the cache."""
         ds = data.dataset
@@ -171,23 +192,29 @@ class ScoringEngine:
         # The answer reads creators, the money campaigns: the rest of the request is not kept.
         kept = ds.with_tables(posts=ds.posts.iloc[:0], follower_history=None,
                               audience_sample=None, comments=None, authenticity_labels=None)
-        return CachedRequest(creator_ids=data.creator_ids, campaign_id=data.campaign_id,
+        return CachedRequest(key=request_key, creator_ids=data.creator_ids,
+                             campaign_id=data.campaign_id,
                              dataset=kept, features=features, planned=planned)
 
     # ------------------------------------------------------------------ /rank
 
-    def rank(self, creators: Sequence, campaign: dict, collaborations: Sequence[dict],
-             budget: float, top_k: int = 10, objective: str = "roi",
-             top_n: int = 5) -> RankResponse:
+    def rank(self, creators: Sequence | None = None, campaign: dict | None = None,
+             collaborations: Sequence[dict] | None = None, *, budget: float, top_k: int = 10,
+             objective: str = "roi", top_n: int = 5,
+             candidate_set: str | None = None) -> RankResponse:
         return RankResponse.model_validate(self.rank_payload(
             creators, campaign, collaborations, budget=budget, top_k=top_k,
-            objective=objective, top_n=top_n))
+            objective=objective, top_n=top_n, candidate_set=candidate_set))
 
-    def rank_payload(self, creators: Sequence, campaign: dict, collaborations: Sequence[dict],
-                     budget: float, top_k: int = 10, objective: str = "roi",
-                     top_n: int = 5) -> dict:
+    def rank_payload(self, creators: Sequence | None = None, campaign: dict | None = None,
+                     collaborations: Sequence[dict] | None = None, *, budget: float,
+                     top_k: int = 10, objective: str = "roi", top_n: int = 5,
+                     candidate_set: str | None = None) -> dict:
+        """Candidates ranked and selected within `budget`: given as `campaign`, `creators`
+        and `collaborations`, or as the `candidate_set` an earlier answer named (its
+        candidates, validated and scored then; serving.candidate_sets)."""
         _check_top_n(top_n)
-        detail = []
+        detail = _candidates_problems(creators, campaign, collaborations, candidate_set)
         if not 1 <= top_k <= self.config.max_top_k:
             detail.append(problem(["top_k"], f"expected 1 <= top_k <= {self.config.max_top_k} "
                                   "(CREATORSCORE_MAX_TOP_K)", "out_of_range"))
@@ -195,8 +222,12 @@ class ScoringEngine:
             detail.append(problem(["budget"], "expected a finite number >= 0", "out_of_range"))
         if detail:
             raise RequestError(422, "invalid request", detail)
-        data, scores = self._score(creators, campaign, collaborations, explain=False,
-                                   top_n=top_n, check=_check_every_creator_planned)
+        if candidate_set is None:
+            data, scores = self._score(creators, campaign, collaborations, explain=False,
+                                       top_n=top_n, check=_check_every_creator_planned)
+        else:
+            data = self._kept_candidates(candidate_set)
+            scores = self._scores(data, explain=False, top_n=top_n)
         features, planned, table = scores.features, scores.planned, scores.columns
         revenue = np.asarray(table["expected_revenue"], dtype="float64")
         if objective in ("roi", "profit", "revenue") and np.isnan(revenue).all():
@@ -245,8 +276,29 @@ class ScoringEngine:
             ],
             "top": responses.creator_scores(explained, features.iloc[top], data.dataset,
                                             order=top_ids, explain=True),
+            "candidate_set": data.key.hex(),
         }
+        if self.candidate_sets is not None and candidate_set is None:
+            self.candidate_sets.put(data.key.hex(), data)  # kept once (put skips a kept set)
         return payload
+
+    def _kept_candidates(self, name: str) -> CachedRequest:
+        """The candidate set `name`, from this worker's cache or the shared store; a 422
+        asking for the candidates again when neither keeps it."""
+        key = bytes.fromhex(name)
+        request = self.cache.get_request(key)
+        if request is None and self.candidate_sets is not None:
+            request = self.candidate_sets.get(name)
+            if request is not None and request.key == key:
+                self.cache.put_request(key, request)
+            else:
+                request = None
+        if request is None:
+            raise RequestError(422, "invalid request", [problem(
+                ["candidate_set"], f"candidate set {name!r} is not kept (unknown, evicted, or "
+                "ranked by another model version); expected campaign, creators and "
+                "collaborations again", "unknown_candidate_set")])
+        return request
 
     # ------------------------------------------------------------------ /audit_followers
 
@@ -297,6 +349,23 @@ def _check_top_n(top_n: int) -> None:
     if not 1 <= top_n <= MAX_TOP_N:
         raise RequestError(422, "invalid request", [problem(
             ["top_n"], f"expected 1 <= top_n <= {MAX_TOP_N}", "out_of_range")])
+
+
+def _candidates_problems(creators, campaign, collaborations, candidate_set) -> list[dict]:
+    """What a /rank needs: its candidates, or the name of a set ranked before; not both."""
+    given = {"campaign": campaign, "creators": creators, "collaborations": collaborations}
+    if candidate_set is not None:
+        if not is_name(candidate_set):
+            return [problem(["candidate_set"], "expected the 32 hex digits of an earlier "
+                            "/rank answer's candidate_set", "invalid")]
+        sent = [name for name, value in given.items() if value is not None]
+        if sent:
+            return [problem(["candidate_set"], f"expected either candidate_set or the "
+                            f"candidates, not both (also sent: {', '.join(sent)})", "conflict")]
+        return []
+    return [problem([name], f"{name} is required (or the candidate_set of an earlier /rank "
+                    "answer instead of campaign, creators and collaborations)", "missing")
+            for name, value in given.items() if value is None]
 
 
 def _check_every_creator_planned(data: RequestData) -> None:

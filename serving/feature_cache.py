@@ -44,6 +44,7 @@ class CachedRequest:
     already computed from them (by (explain, top_n); /rank's explained top rows by
     (objective, top_k, top_n)): the same models on the same features give the same numbers."""
 
+    key: bytes  # the request's key (FeatureCache.request_key): a /rank's candidate set name
     creator_ids: list[str]
     campaign_id: str | None
     dataset: Dataset

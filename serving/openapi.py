@@ -31,7 +31,9 @@ provenance (registered model name and version, feature and contract versions).
   collaborations. Build a body from a dataset with
   `creatorscore example-request --data DIR [--campaign ID]`.
 - `POST /rank`: candidates for a campaign ranked by the objective, the best selection
-  within a budget, the top ones explained.
+  within a budget, the top ones explained. The answer names the candidates
+  (`candidate_set`): send that name with another budget, objective or top_k to rank them
+  again without sending them (422 `unknown_candidate_set` once it is no longer kept).
 - `POST /audit_followers`: fake probability of follower accounts and the sample's fake share.
 - `GET /model_info`: model versions, training metrics, the feature documentation, limits.
 - `/livez`, `/readyz`, `/metrics` (Prometheus).

@@ -64,10 +64,11 @@ class ScoreBody(msgspec.Struct):
 
 
 class RankBody(msgspec.Struct):
-    campaign: dict[str, Any]
-    creators: list[msgspec.Raw]
-    collaborations: list[dict[str, Any]]
     budget: float
+    campaign: dict[str, Any] | None = None
+    creators: list[msgspec.Raw] | None = None
+    collaborations: list[dict[str, Any]] | None = None
+    candidate_set: str | None = None
     top_k: int = 10
     objective: Literal["roi", "profit", "conversions", "revenue"] = "roi"
     top_n: int = 5
@@ -122,7 +123,8 @@ def decode(body: bytes, shape: type[msgspec.Struct], reparse: Callable[[], Seque
     except msgspec.MsgspecError:
         return None
     fields = {name: getattr(decoded, name) for name in decoded.__struct_fields__}
-    fields["creators"] = JSONCreators(decoded.creators, reparse)
+    if decoded.creators is not None:
+        fields["creators"] = JSONCreators(decoded.creators, reparse)
     return fields
 
 

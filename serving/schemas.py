@@ -118,6 +118,12 @@ TopK = Annotated[int, WithJsonSchema({
     "type": "integer", "minimum": 1, "maximum": DEFAULT_MAX_TOP_K, "default": 10,
     "description": f"at most CREATORSCORE_MAX_TOP_K (default {DEFAULT_MAX_TOP_K})"})]
 Budget = Annotated[float, WithJsonSchema({"type": "number", "minimum": 0})]
+CandidateSetName = Annotated[str, WithJsonSchema({
+    "type": "string", "pattern": "^[0-9a-f]{32}$",
+    "description": "the candidate_set of an earlier /rank answer, instead of campaign, "
+                   "creators and collaborations: a re-rank under another budget, objective or "
+                   "top_k without sending the candidates again (422 when it is no longer "
+                   "kept: send them again)"})]
 
 
 # ------------------------------------------------------------------ responses
@@ -266,6 +272,9 @@ class RankResponse(BaseModel):
     selection: Selection
     ranking: list[RankedCandidate]
     top: list[CreatorScoreResult] = Field(description="the top_k candidates, explained")
+    candidate_set: str = Field(description="names these validated candidates (a digest of "
+                               "their records, the campaign, the plans and the model): send it "
+                               "as the request's candidate_set to rank them again")
 
 
 class AccountScore(BaseModel):

@@ -49,6 +49,7 @@ from serving.schemas import (  # noqa: E402
     AuditResponse,
     Budget,
     CampaignRecord,
+    CandidateSetName,
     CreatorRecords,
     ModelInfo,
     Objective,
@@ -178,20 +179,24 @@ class CreatorScore:
     @bentoml.api(route="/rank")
     def rank(
         self,
-        campaign: CampaignRecord,  # type: ignore[valid-type]
-        creators: list[CreatorRecords],
-        collaborations: list[PlannedCollaboration],  # type: ignore[valid-type]
         budget: Budget,
+        campaign: CampaignRecord | None = None,  # type: ignore[valid-type]
+        creators: list[CreatorRecords] | None = None,
+        collaborations: list[PlannedCollaboration] | None = None,  # type: ignore[valid-type]
+        candidate_set: CandidateSetName | None = None,
         top_k: TopK = 10,
         objective: Objective = "roi",
         top_n: TopN = 5,
     ) -> RankResponse:
         """Rank candidates for a campaign by `objective`, choose the best selection within
-        `budget` (see serving.ranking) and explain the `top_k` best candidates."""
+        `budget` (see serving.ranking) and explain the `top_k` best candidates. The
+        candidates are `campaign`, `creators` and `collaborations`, or the `candidate_set` an
+        earlier answer named (a re-rank without sending them again)."""
         engine = self.engine
         return _answer(lambda: engine.rank_payload(
             creators, campaign, collaborations, budget=budget, top_k=top_k,
-            objective=objective, top_n=top_n), self._headers(engine))
+            objective=objective, top_n=top_n, candidate_set=candidate_set),
+            self._headers(engine))
 
     @bentoml.api(route="/audit_followers")
     def audit_followers(self, accounts: list[AudienceAccount]) -> AuditResponse:  # type: ignore[valid-type]

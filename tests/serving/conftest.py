@@ -60,7 +60,7 @@ def champion(tmp_path_factory) -> Champion:
 
 
 @pytest.fixture(scope="session")
-def client(champion):
+def client(champion, tmp_path_factory):
     """The service's ASGI app in process (Starlette TestClient), over the test champion, with
     small request limits. One per session: BentoML registers its Prometheus metrics once per
     process, so a second app in the same process cannot be built."""
@@ -70,6 +70,8 @@ def client(champion):
         monkeypatch.setenv("MLFLOW_TRACKING_URI", champion.tracking_uri)
         monkeypatch.setenv("CREATORSCORE_MAX_POSTS_PER_CREATOR", "40")
         monkeypatch.setenv("CREATORSCORE_MAX_CREATORS", "300")
+        monkeypatch.setenv("CREATORSCORE_CANDIDATE_DIR",
+                           str(tmp_path_factory.mktemp("candidate_sets")))
         monkeypatch.delenv("CREATORSCORE_API_KEY", raising=False)
         from serving.service import CreatorScore
 
