@@ -220,9 +220,7 @@ class FakeShareEstimator(BaseEstimator):
         share = self.point_estimates(p, group, n_groups)
         n = np.bincount(group, minlength=n_groups).astype("float64")
         se = self.sampling_error(p, group, n_groups, share)
-        half = np.sqrt((self.z_ * se) ** 2 + self.domain_error ** 2)
-        low = np.clip(share - half, 0.0, 1.0)
-        high = np.clip(share + half, 0.0, 1.0)
+        low, high = share_interval(share, se, self.domain_error, self.z_)
         empty = n == 0
         low[empty], high[empty] = 0.0, 1.0
         result = check(share) if check is not None else None
@@ -268,6 +266,16 @@ class FakeShareEstimator(BaseEstimator):
         b = (1.0 - prior) / (1.0 - self.training_prior) * (1.0 - p)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(a + b > 0, a / (a + b), p)
+
+
+def share_interval(share, sampling_se, domain_error: float, z: float
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The interval of a share estimate: share +- sqrt((z se)^2 + domain_error^2), clipped to
+    [0, 1] (the module docstring). The one definition: estimates and the training's coverage
+    check of the calibrated domain error both use it."""
+    share = np.asarray(share, dtype="float64")
+    half = np.sqrt((z * np.asarray(sampling_se, dtype="float64")) ** 2 + domain_error ** 2)
+    return np.clip(share - half, 0.0, 1.0), np.clip(share + half, 0.0, 1.0)
 
 
 def _adjust(rate: np.ndarray, false_rate: float, true_rate: float) -> np.ndarray:

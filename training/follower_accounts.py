@@ -49,7 +49,7 @@ from models.follower_account import (
     audit_accounts,
     follower_account_features,
 )
-from models.quantification import METHODS, FakeShareEstimator
+from models.quantification import METHODS, FakeShareEstimator, share_interval
 
 logger = logging.getLogger(__name__)
 
@@ -420,11 +420,10 @@ def interval_coverage(audiences: pd.DataFrame, domain_error: float,
                       confidence: float = NOMINAL_COVERAGE) -> pd.Series:
     """Per held-out set: how often share +- sqrt((z se)^2 + domain_error^2), clipped to
     [0, 1], covers the audience's prevalence."""
-    z = norm.ppf(0.5 + confidence / 2)
-    half = np.sqrt((z * audiences["sampling_se"]) ** 2 + domain_error ** 2)
-    low = (audiences["estimate"] - half).clip(0, 1)
-    high = (audiences["estimate"] + half).clip(0, 1)
-    hit = (low <= audiences["prevalence"]) & (audiences["prevalence"] <= high)
+    low, high = share_interval(audiences["estimate"], audiences["sampling_se"], domain_error,
+                               float(norm.ppf(0.5 + confidence / 2)))
+    prevalence = audiences["prevalence"].to_numpy(dtype="float64")
+    hit = pd.Series((low <= prevalence) & (prevalence <= high), index=audiences.index)
     return hit.groupby(audiences["held_out"]).mean()
 
 

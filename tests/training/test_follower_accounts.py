@@ -14,6 +14,8 @@ from models.follower_account import audit_accounts
 from training.follower_accounts import (
     benchmark_follower_classifier,
     benchmark_share_estimators,
+    calibrate_domain_error,
+    interval_coverage,
     labelled_frames,
     train_default_follower_classifier,
 )
@@ -141,3 +143,22 @@ def test_share_benchmark_runs_leave_one_dataset_out_quick():
     covered = calibration[[c for c in calibration if c.startswith("coverage_")
                            and c != "coverage_without"]].mean(axis=1)
     assert (covered >= 0.9 - 1e-9).all()
+
+
+def test_the_calibrated_domain_error_is_the_smallest_that_covers_nominally():
+    """The coverage check reads the estimator's own interval (models.quantification
+    .share_interval): share +- sqrt((z se)^2 + e^2), clipped to [0, 1]."""
+    audiences = pd.DataFrame({
+        "method": "sld", "held_out": ["a"] * 5 + ["b"] * 5,
+        "estimate": [0.10, 0.20, 0.30, 0.40, 0.50] * 2,
+        "sampling_se": 0.0,
+        # Misses of 0, 0.01, ..., 0.04 in set a and 0.05, ..., 0.09 in set b.
+        "prevalence": [0.10, 0.21, 0.32, 0.43, 0.54, 0.15, 0.26, 0.37, 0.48, 0.59]})
+    assert interval_coverage(audiences, 0.045).to_dict() == {"a": 1.0, "b": 0.0}
+    assert interval_coverage(audiences, 0.085).to_dict() == {"a": 1.0, "b": 0.8}
+    # The sampling error widens the interval too: z = 1.645 at 90%.
+    wide = audiences.assign(sampling_se=0.1)
+    assert interval_coverage(wide, 0.0).to_dict() == {"a": 1.0, "b": 1.0}
+    calibrated = calibrate_domain_error(audiences).loc["sld"]
+    assert 0.08 <= calibrated["domain_error"] < 0.09 + 1e-12
+    assert calibrated["coverage_without"] == 0.1
