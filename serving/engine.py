@@ -282,6 +282,16 @@ class ScoringEngine:
             self.candidate_sets.put(data.key.hex(), data)  # kept once (put skips a kept set)
         return payload
 
+    def candidate_scores_payload(self, candidate_set: str, creator_ids: Sequence[str]
+                                 ) -> list[dict]:
+        """The unexplained scores of `creator_ids` of a kept candidate set, as /score answers
+        them for those creators with the same campaign and plans: the page's candidates
+        beyond the explained top_k, without validating or scoring them again."""
+        data = self._kept_candidates(candidate_set)
+        scores = self._scores(data, explain=False, top_n=5)
+        return responses.creator_scores(scores, scores.features, data.dataset,
+                                        order=list(creator_ids), explain=False)
+
     def _kept_candidates(self, name: str) -> CachedRequest:
         """The candidate set `name`, from this worker's cache or the shared store; a 422
         asking for the candidates again when neither keeps it."""

@@ -254,8 +254,9 @@ class Shortlist:
 def rank_shortlist(engine, request: Mapping, budget: float, objective: str = "roi",
                    top_n: int = SHORTLIST_TOP_N) -> Shortlist:
     """/rank on `request` ({"campaign", "creators", "collaborations"}) under `budget`, every
-    candidate explained up to the service's top_k limit; candidates beyond it are scored by
-    /score's path (no explanations). Raises RequestError (4xx) as the routes answer it."""
+    candidate explained up to the service's top_k limit; candidates beyond it carry the
+    ranking's scores without explanations (what /score answers for them). Raises
+    RequestError (4xx) as the routes answer it."""
     if objective not in OBJECTIVES:
         raise RequestError(422, "invalid request", [problem(
             ["objective"], f"got {objective!r}; expected one of {list(OBJECTIVES)}",
@@ -268,13 +269,11 @@ def rank_shortlist(engine, request: Mapping, budget: float, objective: str = "ro
     answer = engine.rank_payload(creators, campaign, plans, budget=budget, top_k=top_k,
                                  objective=objective, top_n=top_n)
     scores = {item["creator_id"]: item for item in answer["top"]}
-    rest = [c for c in creators if c.profile["creator_id"] not in scores]
-    if rest:
-        rest_ids = {c.profile["creator_id"] for c in rest}
-        scored = engine.score_payload(rest, campaign,
-                                      [p for p in plans if p["creator_id"] in rest_ids],
-                                      explain=False)
-        scores.update({item["creator_id"]: item for item in scored["creators"]})
+    rest = [c.profile["creator_id"] for c in creators
+            if c.profile["creator_id"] not in scores]
+    if rest:  # scored with the ranking: read from its candidate set, not scored again
+        scored = engine.candidate_scores_payload(answer["candidate_set"], rest)
+        scores.update({item["creator_id"]: item for item in scored})
     profiles = {c.profile["creator_id"]: dict(c.profile) for c in creators}
     return Shortlist(campaign=dict(campaign), budget=float(budget), objective=objective,
                      answer=answer, scores=scores, profiles=profiles)
