@@ -7,6 +7,11 @@ requests run and `max_queued` more wait (their bodies are not read while they wa
 request beyond that is answered at once with 503 and `Retry-After`, which a client or a load
 balancer can act on, instead of joining a queue that only grows.
 
+The brand manager's page does the same work (serving.app: an upload is validated, a rank
+scores every candidate, a server dataset is read and validated): those routes share the
+slots, and a refused one gets a short HTML page saying to try again (with the same
+`Retry-After`), not JSON a browser would show raw.
+
 After a burst (no request left in the worker) the freed heap is handed back to the system:
 glibc keeps the arenas of the request threads otherwise, and a worker stayed at ~1.9 GiB
 after load from ~340 MiB idle.
@@ -16,8 +21,10 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import html
 import json
 import logging
+import re
 
 from serving.config import ServingConfig
 from serving.middleware import PROTECTED_PATHS
@@ -25,6 +32,24 @@ from serving.middleware import PROTECTED_PATHS
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_S = 1
+# The page's routes that score or validate (serving.app, mounted at BASE_PATH /app; a test
+# checks the prefix): method, path.
+PAGE_WORK = (("POST", re.compile(r"/app/upload")),
+             ("POST", re.compile(r"/app/d/[^/]+/rank")),
+             ("GET", re.compile(r"/app/data/[^/]+")))
+
+
+def admitted_kind(scope) -> str | None:
+    """"api" for a scoring route, "page" for the page's scoring routes, None for the rest
+    (health, metrics, docs, the page's light routes: never queued or refused)."""
+    if scope["type"] != "http":
+        return None
+    method, path = scope.get("method"), scope.get("path", "").rstrip("/")
+    if method == "POST" and path in PROTECTED_PATHS:
+        return "api"
+    if any(method == wanted and pattern.fullmatch(path) for wanted, pattern in PAGE_WORK):
+        return "page"
+    return None
 
 
 def _malloc_trim():
@@ -59,13 +84,13 @@ class AdmissionMiddleware:
         return self.config.max_concurrent + self.config.max_queued
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http" or scope.get("method") != "POST" or \
-                scope.get("path", "").rstrip("/") not in PROTECTED_PATHS:
+        kind = admitted_kind(scope)
+        if kind is None:
             await self.app(scope, receive, send)
             return
         if self._admitted >= self.capacity:
             self.refused += 1
-            await _busy(send, self.config)
+            await _busy(send, self.config, page=kind == "page")
             return
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.config.max_concurrent)
@@ -81,13 +106,21 @@ class AdmissionMiddleware:
                 asyncio.get_running_loop().run_in_executor(None, release_memory)
 
 
-async def _busy(send, config: ServingConfig) -> None:
-    body = json.dumps({"error": "service busy", "detail": [{
-        "loc": [], "type": "busy",
-        "msg": f"{config.max_concurrent} request(s) running and {config.max_queued} waiting "
+async def _busy(send, config: ServingConfig, page: bool = False) -> None:
+    message = (f"{config.max_concurrent} request(s) running and {config.max_queued} waiting "
                f"(CREATORSCORE_MAX_CONCURRENT, CREATORSCORE_MAX_QUEUED); retry after "
-               f"{RETRY_AFTER_S} s"}]}).encode()
+               f"{RETRY_AFTER_S} s")
+    if page:
+        body = (f"<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Busy - "
+                f"creatorscore</title><h1>The service is busy</h1><p>Other rankings are "
+                f"running. Go back and send the form again in a few seconds.</p>"
+                f"<p><small>{html.escape(message)}</small></p></html>").encode()
+        media_type = b"text/html; charset=utf-8"
+    else:
+        body = json.dumps({"error": "service busy", "detail": [{
+            "loc": [], "type": "busy", "msg": message}]}).encode()
+        media_type = b"application/json"
     await send({"type": "http.response.start", "status": 503, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        (b"content-type", media_type), (b"content-length", str(len(body)).encode()),
         (b"retry-after", str(RETRY_AFTER_S).encode())]})
     await send({"type": "http.response.body", "body": body})

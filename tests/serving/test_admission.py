@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from serving.admission import AdmissionMiddleware
+from serving.admission import PAGE_WORK, AdmissionMiddleware
 from serving.champion_watch import ChampionWatch
 from serving.config import ServingConfig
 
@@ -65,6 +65,24 @@ def test_past_running_plus_waiting_requests_are_refused_with_503_and_retry_after
     assert detail["error"] == "service busy" and "CREATORSCORE_MAX_QUEUED" in \
         detail["detail"][0]["msg"]
     assert middleware.refused == 4
+
+
+def test_the_pages_scoring_routes_share_the_slots_and_get_an_html_503():
+    from serving.app import BASE_PATH
+
+    assert all(pattern.pattern.startswith(BASE_PATH + "/") for _, pattern in PAGE_WORK)
+    config = ServingConfig(max_concurrent=1, max_queued=1)
+    for method, path in (("POST", "/app/upload"), ("POST", "/app/d/abc123/rank"),
+                         ("GET", "/app/data/demo")):
+        statuses, headers, bodies, most, _ = _run_burst(config, 4, path=path, method=method)
+        assert statuses.count(200) == 2 and statuses.count(503) == 2 and most == 1, path
+        assert headers[503][b"content-type"].startswith(b"text/html")
+        assert headers[503][b"retry-after"] == b"1"
+        assert b"The service is busy" in bodies[503]
+    for method, path in (("GET", "/app/"), ("GET", "/app/d/abc123"), ("POST", "/app/login"),
+                         ("GET", "/app/s/x/shortlist.csv")):
+        statuses, _, _, most, _ = _run_burst(config, 4, path=path, method=method)
+        assert statuses == [200] * 4 and most == 4, path
 
 
 def test_health_routes_are_never_queued_or_refused():
