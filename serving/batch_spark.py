@@ -54,6 +54,10 @@ SEPARATOR = "__"
 # are efficient, and a group of 2,000 creators with their posts stays well under 1 GB.
 DEFAULT_CREATORS_PER_GROUP = 2_000
 CONTRACT_ERROR_MARK = "creatorscore-contract-error:"
+# The column Spark puts a CSV line in when its field count differs from the header's (read in
+# PERMISSIVE mode with this column, checked before scoring: see `_csv_frame`).
+MALFORMED_LINE = "__creatorscore_malformed_line"
+MALFORMED_EXAMPLES = 5
 # Tables scored per creator (they have a creator_id column); the others go whole to each group.
 CREATOR_TABLES = tuple(name for name, table in TABLES.items()
                        if "creator_id" in table.column_by_name)
@@ -131,15 +135,43 @@ def read_tables(spark, directory: str | Path) -> dict:
         if kind == "parquet":
             frames[name] = _nanos_as_timestamps(name, spark.read.parquet(str(path)))
         else:
-            # As the pandas loader: every value as text (the validator coerces and reports),
-            # quoted fields may span lines, "" escapes a quote, BOM-less UTF-8.
-            frames[name] = spark.read.csv(str(path), header=True, multiLine=True, escape='"',
-                                          inferSchema=False, encoding="UTF-8")
+            frames[name] = _csv_frame(spark, name, path)
     for name, table in TABLES.items():
         if table.required and name not in frames:
             raise SparkScoringError(f"{directory}: missing required table {name}; expected a "
                                     f"file {name}.csv or {name}.parquet")
     return frames
+
+
+def _csv_frame(spark, name: str, path: Path):
+    """A CSV table as the pandas loader reads it: every value as text (the validator coerces
+    and reports), quoted fields may span lines, "" escapes a quote, BOM-less UTF-8; and, as
+    that loader, a line with more or fewer fields than the header is an error naming it.
+    Spark's default would fill missing fields with nulls and drop extra ones, silently."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    options = {"header": True, "multiLine": True, "escape": '"', "inferSchema": False,
+               "encoding": "UTF-8"}
+    header = spark.read.csv(str(path), **options).columns
+    schema = StructType([StructField(column, StringType()) for column in header]
+                        + [StructField(MALFORMED_LINE, StringType())])
+    frame = spark.read.csv(str(path), schema=schema, mode="PERMISSIVE",
+                           columnNameOfCorruptRecord=MALFORMED_LINE, **options)
+    # One pass over the file: the price of never scoring a line Spark had to reshape.
+    malformed = frame.where(F.col(MALFORMED_LINE).isNotNull())
+    examples = [row[MALFORMED_LINE] for row in malformed.limit(MALFORMED_EXAMPLES).collect()]
+    if examples:
+        # Spark refuses a query of the malformed-line column alone: a data column rides along.
+        count = frame.agg(F.count(MALFORMED_LINE), F.first(header[0])).first()[0]
+        # Long lines keep both ends: a missing or extra field is usually at the end.
+        shown = "; ".join(repr(line if len(line) <= 80 else f"{line[:40]}...{line[-37:]}")
+                          for line in examples)
+        raise SparkScoringError(
+            f"{name}.csv: {count} line(s) whose number of fields differs from the header's "
+            f"{len(header)} ({', '.join(header)}), e.g. {shown}; expected every line to "
+            "have one value per header column (quote values that contain commas)")
+    return frame.drop(MALFORMED_LINE)
 
 
 def _nanos_as_timestamps(name: str, frame):

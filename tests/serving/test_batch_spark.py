@@ -115,6 +115,18 @@ def test_spark_reports_contract_problems_by_creator(spark, champion, world_dirs,
     assert "'many'" in message and "expected" in message
     with pytest.raises(SparkScoringError, match="is not in the campaigns table"):
         score_directory(spark, champion.bundle, root / "csv", tmp_path / "out2", "nope")
+    # A line with a field too many or too few: named, never reshaped into the scores.
+    ragged = tmp_path / "ragged"
+    shutil.copytree(root / "csv", ragged)
+    lines = (ragged / "posts.csv").read_text(encoding="utf-8").splitlines()
+    lines[2] += ",extra"
+    lines[4] = ",".join(lines[4].split(",")[:-2])
+    (ragged / "posts.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(SparkScoringError) as caught:
+        score_directory(spark, champion.bundle, ragged, tmp_path / "out3")
+    message = str(caught.value)
+    assert message.startswith("posts.csv: 2 line(s) whose number of fields differs")
+    assert "extra" in message and "expected every line" in message
 
 
 @pytest.mark.slow
