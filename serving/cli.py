@@ -27,9 +27,11 @@ from models.follower_account import RuleBasedFollowerScorer
 from models.quantification import DRIFT_TOLERANCE
 from serving.config import DEFAULT_PORT, ConfigError, ServingConfig, default_workers
 from serving.payloads import campaign_record, collaboration_plans, creator_records
-from store import registry
 from store.cli_errors import check_out, console, percent, user_errors
 from store.tracking import artifact_root_for, resolve_tracking_uri
+
+# store.registry imports MLflow (seconds): the commands that use the model store import it when
+# they run, so `features`, `example-request` and `--help` start without it.
 
 
 def serve(
@@ -68,6 +70,8 @@ def serve(
 
     # Load and verify the champion here, before any port is bound: a missing or damaged model
     # is one line and exit 1, not a worker crash-looping behind a port that never answers.
+    from store import registry  # lazy: see the imports
+
     with user_errors(), console.status("Loading and verifying the champion model..."):
         _, info = registry.load_champion(config.tracking_uri)
 
@@ -196,6 +200,8 @@ def score(
         console.print(f"[red]--out: {out} is a file; --engine spark writes a directory of "
                       "Parquet parts[/red]")
         raise typer.Exit(1)
+    from store import registry  # lazy: see the imports
+
     with user_errors():
         with console.status("Loading the champion model..."):
             bundle, info = registry.load_champion()
@@ -237,6 +243,8 @@ def audit_followers(
                              "probability and class of every account."),
 ) -> None:
     """Score follower accounts with the champion's follower classifier; print the fake share."""
+    from store import registry  # lazy: see the imports
+
     check_out(out)
     with user_errors():
         accounts = read_accounts(file)

@@ -15,17 +15,17 @@ import logging
 import math
 import os
 import pickle
+import sys
 import traceback
 from pathlib import Path
 
 import typer
-from mlflow.exceptions import MlflowException
 from rich.console import Console
 
 from data.cli import print_contract_report
 from data.io import check_output_path
 from data.loader import ContractError
-from store.registry import RegistryError
+from store.errors import RegistryError
 from store.tracking import quiet_mlflow
 
 console = Console(log_path=False)
@@ -82,6 +82,36 @@ def _root_os_error(error: BaseException) -> OSError | None:
     return None
 
 
+def _is_mlflow_error(error: BaseException) -> bool:
+    """Whether `error` is an MlflowException. mlflow is imported only by the commands that use
+    the model store (its import takes seconds), so the check does not import it: a process that
+    has not imported mlflow.exceptions cannot have raised one."""
+    exceptions = sys.modules.get("mlflow.exceptions")
+    return exceptions is not None and isinstance(error, exceptions.MlflowException)
+
+
+def _message(error: Exception) -> str:
+    """The one line that says what went wrong (and what to do), for any error of a command."""
+    if isinstance(error, RegistryError):
+        cause = _root_os_error(error)
+        return f"{error}" + (f" ({os_error_message(cause)})" if cause else "")
+    if _is_mlflow_error(error):
+        cause = _root_os_error(error)
+        return "MLflow store: " + (os_error_message(cause) if cause else
+                                   error.message.splitlines()[0])
+    if isinstance(error, OSError):
+        return os_error_message(error)
+    if isinstance(error, pickle.UnpicklingError | EOFError):
+        return f"a stored file is damaged ({type(error).__name__}: {error})"
+    if isinstance(error, MemoryError):
+        return "out of memory; use a smaller input or a machine with more memory"
+    if isinstance(error, ValueError | KeyError | RuntimeError):
+        return str(error)
+    # The last resort: never a traceback to the user.
+    cause = _root_os_error(error)
+    return os_error_message(cause) if cause else f"unexpected {type(error).__name__}: {error}"
+
+
 @contextlib.contextmanager
 def user_errors():
     """Turn every error a command can meet into a one-line message and exit code 1."""
@@ -97,28 +127,8 @@ def user_errors():
     except ContractError as error:
         print_contract_report(error)
         raise typer.Exit(1) from None
-    except RegistryError as error:
-        cause = _root_os_error(error)
-        raise _fail(f"{error}" + (f" ({os_error_message(cause)})" if cause else ""),
-                    error) from None
-    except MlflowException as error:
-        cause = _root_os_error(error)
-        message = os_error_message(cause) if cause else error.message.splitlines()[0]
-        raise _fail(f"MLflow store: {message}", error) from None
-    except OSError as error:
-        raise _fail(os_error_message(error), error) from None
-    except (pickle.UnpicklingError, EOFError) as error:
-        raise _fail(f"a stored file is damaged ({type(error).__name__}: {error})",
-                    error) from None
-    except MemoryError as error:
-        raise _fail("out of memory; use a smaller input or a machine with more memory",
-                    error) from None
-    except (ValueError, KeyError, RuntimeError) as error:
-        raise _fail(str(error), error) from None
-    except Exception as error:  # noqa: BLE001 - the last resort: never a traceback to the user
-        cause = _root_os_error(error)
-        raise _fail(os_error_message(cause) if cause else
-                    f"unexpected {type(error).__name__}: {error}", error) from None
+    except Exception as error:  # noqa: BLE001 - every error becomes one line (_message)
+        raise _fail(_message(error), error) from None
 
 
 def check_out(out: Path) -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 import mlflow
 from mlflow.exceptions import MlflowException
 
+from store.errors import RegistryError
 from store.locking import store_lock
 from store.tracking import configure_tracking, resolve_tracking_uri
 
@@ -35,10 +36,6 @@ HISTORY_TAG = "champion_history"
 CHECKSUM_TAG = "bundle_sha256"  # sha256 of the pickled bundle, recorded at registration
 BUNDLE_FILE = "bundle.pkl"
 _HISTORY_LIMIT = 40  # keeps the JSON tag well under MLflow's tag length limit
-
-
-class RegistryError(RuntimeError):
-    """A registry operation that cannot be done (no champion, unknown version, ...)."""
 
 
 @dataclass(frozen=True)

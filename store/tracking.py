@@ -16,9 +16,13 @@ import socket
 import sqlite3
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
-import mlflow
+# mlflow is imported inside the functions that use it: its import takes seconds, and commands
+# that never touch the store (`--help`, `generate`, `features`) import this module too.
+if TYPE_CHECKING:
+    import mlflow
 
 EXPERIMENT_NAME = "creatorscore"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +69,8 @@ def artifact_root_for(tracking_uri: str) -> str | None:
 
 def configure_tracking(tracking_uri: str | None = None) -> str:
     """Point mlflow at the resolved URI (creating the sqlite folder) and return the URI."""
+    import mlflow  # lazy: see the imports
+
     uri = resolve_tracking_uri(tracking_uri)
     artifact_root_for(uri)  # validates the scheme
     if uri.startswith("sqlite:///"):
@@ -124,6 +130,8 @@ def relocate_store(tracking_uri: str) -> int:
 
 def ensure_experiment(tracking_uri: str, name: str = EXPERIMENT_NAME) -> str:
     """The experiment id of `name`, created with the artifact root above when missing."""
+    import mlflow  # lazy: see the imports
+
     client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
@@ -194,6 +202,8 @@ def remove_orphan_artifacts(client: mlflow.MlflowClient, run) -> list[str]:
 def fail_dead_runs(tracking_uri: str, experiment_id: str) -> list[str]:
     """Mark FAILED the RUNNING runs of this machine whose process is gone, and delete their
     orphan artifacts and logged models; the runs' ids."""
+    import mlflow  # lazy: see the imports
+
     client = mlflow.MlflowClient(tracking_uri=tracking_uri)
     host = socket.gethostname()
     failed = []

@@ -14,10 +14,11 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
-from store import registry
 from store.cli_errors import console, user_errors
-from training.jobs import run_retrain, run_train
-from training.protocol import TrainConfig
+
+# The training stack (training.jobs, training.protocol) and the registry import MLflow,
+# LightGBM, scikit-learn and matplotlib, seconds before a command starts: each command imports
+# them when it runs, so `creatorscore --help` and the other packages' commands do not pay.
 
 HEADLINE_METRICS = (
     ("poisson_deviance", "Poisson deviance (lower is better)"),
@@ -92,6 +93,8 @@ def _comparison_table(comparison) -> RichTable:
 
 
 def _config(seed: int, rounds: int | None, threads: int):
+    from training.protocol import TrainConfig  # lazy: see the imports
+
     config = TrainConfig(seed=seed, num_threads=threads)
     if rounds is not None:
         config.conversion_rounds = rounds
@@ -106,6 +109,8 @@ def train(
     threads: int = typer.Option(1, "--threads", help="LightGBM threads."),
 ) -> None:
     """Train every model in one MLflow run and register the bundle (first one = champion)."""
+    from training.jobs import run_train  # lazy: see the imports
+
     with user_errors(), _progress("train") as step:
         outcome = run_train(data, _config(seed, rounds, threads), progress=step)
     note = outcome.result.follower_info.get("training_note")
@@ -135,6 +140,8 @@ def retrain(
 ) -> None:
     """Train a challenger, compare it with the champion on the latest campaigns, and promote it
     only when it is better by --min-improvement with no guardrail metric worse."""
+    from training.jobs import run_retrain  # lazy: see the imports
+
     with user_errors(), _progress("retrain") as step:
         outcome = run_retrain(data, _config(seed, rounds, threads), primary_metric=metric,
                               min_improvement=min_improvement,
@@ -156,6 +163,8 @@ def promote(version: str = typer.Argument(..., help="Registered version number t
             reason: str = typer.Option("manual", "--reason", help="Recorded with the change.")
             ) -> None:
     """Make VERSION the champion (recorded in the champion history)."""
+    from store import registry  # lazy: see the imports
+
     with user_errors():
         info = registry.promote(version, reason=reason)
     console.print(f"{info.model_version} is now the champion.")
@@ -163,6 +172,8 @@ def promote(version: str = typer.Argument(..., help="Registered version number t
 
 def rollback() -> None:
     """Return the champion alias to the previous champion (recorded in the history)."""
+    from store import registry  # lazy: see the imports
+
     with user_errors():
         old, restored = registry.rollback()
     console.print(f"Champion rolled back from {old.model_version} to {restored.model_version}.")
