@@ -14,7 +14,9 @@ file's 1-based data rows, values and expectations as validating the whole tables
 """
 from __future__ import annotations
 
+import contextlib
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,6 +162,18 @@ class ChunkedDataset:
         if problems or merger.problems:
             raise ContractError(merger.ordered(unique) + references)
 
+    @contextlib.contextmanager
+    def replayable_chunks(self) -> Iterator[ReplayableChunks]:
+        """The pieces of `chunks()` for more than one pass, each validated once (see
+        ReplayableChunks); the temporary files of the kept pieces are removed on exit."""
+        one_piece = ("creators" not in self.tables
+                     or self.tables["creators"].num_rows <= self.chunk_creators)
+        if one_piece:  # the piece is the memory bound anyway: kept as it is
+            yield ReplayableChunks(self, None)
+            return
+        with tempfile.TemporaryDirectory(prefix="creatorscore-pieces-") as folder:
+            yield ReplayableChunks(self, Path(folder))
+
     # -- what a piece cannot see ------------------------------------------------------------
     def whole_table_problems(self) -> tuple[list[Problem], list[Problem]]:
         """(unique ids of the split tables, references), checked on whole columns: the
@@ -201,6 +215,64 @@ class ChunkedDataset:
                      f"orphan row: no such {parent_column} in {parent}",
                      f"a {parent_column} listed in {parent}")
         return problems, references
+
+
+class ReplayableChunks:
+    """The validated pieces of a ChunkedDataset, iterable more than once, validated once.
+
+    The first iteration is `chunks()` (it raises ContractError as `chunks()` does); each piece
+    it yields is also kept: in memory when the dataset is one piece, else written to `folder`
+    as Arrow IPC files (about the size of the piece's Arrow tables, so the disk holds about
+    the dataset once more). Later iterations read the kept pieces back, memory-mapped, instead
+    of validating them again: memory stays bounded by one piece. The frames read back equal
+    the validated ones, dtypes and index included (the pandas metadata Arrow keeps)."""
+
+    def __init__(self, chunked: ChunkedDataset, folder: Path | None):
+        self._chunked = chunked
+        self._folder = folder
+        self._kept: list[Chunk] | None = None  # once every piece passed: in memory, or ...
+        self._written: list[tuple[list[str], dict[str, np.ndarray]]] | None = None  # on disk
+
+    def __iter__(self) -> Iterator[Chunk]:
+        if self._kept is not None:
+            return iter(self._kept)
+        if self._written is not None:
+            return (self._read(k) for k in range(len(self._written)))
+        return self._validate_and_keep()
+
+    def _validate_and_keep(self) -> Iterator[Chunk]:
+        kept, written = [], []
+        for chunk in self._chunked.chunks():
+            if self._folder is None:
+                kept.append(chunk)
+            else:
+                written.append((self._write(len(written), chunk.dataset), chunk.file_rows))
+            yield chunk
+        # chunks() ended without a ContractError: every piece is valid and kept.
+        if self._folder is None:
+            self._kept = kept
+        else:
+            self._written = written
+
+    def _path(self, k: int, table: str) -> str:
+        return str(self._folder / f"{k}-{table}.arrow")
+
+    def _write(self, k: int, dataset: Dataset) -> list[str]:
+        """Write piece k's tables; their names."""
+        for name, frame in dataset.tables.items():
+            table = pa.Table.from_pandas(frame)
+            with pa.OSFile(self._path(k, name), "wb") as sink, \
+                    pa.ipc.new_file(sink, table.schema) as writer:
+                writer.write_table(table)
+        return list(dataset.tables)
+
+    def _read(self, k: int) -> Chunk:
+        names, file_rows = self._written[k]
+        # The tables' buffers stay mapped while the piece's frames use them.
+        tables = {name: pa.ipc.open_file(pa.memory_map(self._path(k, name))).read_all()
+                  for name in names}
+        return Chunk(Dataset(**{name: table.to_pandas() for name, table in tables.items()}),
+                     file_rows)
 
 
 def _row_type(n_rows: int) -> type:
@@ -307,4 +379,4 @@ class _ProblemMerger:
         return out
 
 
-__all__ = ["Chunk", "ChunkedDataset", "id_keys"]
+__all__ = ["Chunk", "ChunkedDataset", "ReplayableChunks", "id_keys"]

@@ -271,26 +271,20 @@ def fit_and_build_in_chunks(chunked: ChunkedDataset, pipeline: FeaturePipeline
     dataset, in memory bounded by the Arrow tables, one piece and the fit (its inputs: every
     creator's bio and captions as Arrow text and a few numbers per creator; the niche model
     tokenises all the texts at once, the one step whose memory grows with the dataset beyond
-    the Arrow tables). Two passes over the pieces (each validated again in the second, unless
-    there is only one): the fit needs every creator's cohort and text before the first
-    feature. Raises ContractError (every problem) before any feature."""
-    # A dataset of one piece is validated once and the piece kept for the second pass: it is
-    # the memory bound anyway.
-    one_piece = chunked.tables["creators"].num_rows <= chunked.chunk_creators
-    kept = list(chunked.chunks()) if one_piece else None
-
-    def pieces():
-        return iter(kept) if one_piece else chunked.chunks()
-
-    pipeline.fit_parts([FeaturePipeline.fit_inputs(chunk.dataset) for chunk in pieces()])
+    the Arrow tables). Two passes over the pieces, each piece validated once (the second pass
+    reads them back: ChunkedDataset.replayable_chunks): the fit needs every creator's cohort
+    and text before the first feature. Raises ContractError (every problem) before any
+    feature."""
     parts: dict[str, list[pd.DataFrame]] = {"creators": [], "collaborations": []}
     rows = []
-    for chunk in pieces():
-        frames = build_feature_frames(chunk.dataset, pipeline)
-        parts["creators"].append(frames["creators"])
-        if "collaborations" in frames:
-            parts["collaborations"].append(frames["collaborations"])
-            rows.append(chunk.file_rows["collaborations"])
+    with chunked.replayable_chunks() as pieces:
+        pipeline.fit_parts([FeaturePipeline.fit_inputs(chunk.dataset) for chunk in pieces])
+        for chunk in pieces:
+            frames = build_feature_frames(chunk.dataset, pipeline)
+            parts["creators"].append(frames["creators"])
+            if "collaborations" in frames:
+                parts["collaborations"].append(frames["collaborations"])
+                rows.append(chunk.file_rows["collaborations"])
     out = {"creators": _concat(parts["creators"])}
     if parts["collaborations"]:  # back to the collaborations file's order
         order = np.argsort(np.concatenate(rows), kind="stable")

@@ -304,8 +304,9 @@ def features(
     Memory: the dataset's tables as Arrow (about the size of the files), then the larger of one
     piece of --chunk-creators creators as pandas and the fit of the niche model, which
     tokenises every creator's bio and captions at once (kept as Arrow text), plus the output
-    rows. The pieces are read twice: the pipeline is fitted on the whole dataset's cohorts and
-    texts first."""
+    rows. The pipeline is fitted on the whole dataset's cohorts and texts first, so the pieces
+    are used twice: validated once, and kept meanwhile as Arrow files in a temporary folder
+    (TMPDIR; about the size of the dataset's Arrow tables) when there is more than one."""
     check_out(out)
     try:
         chunked = ChunkedDataset.read(data, chunk_creators)

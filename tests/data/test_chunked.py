@@ -163,3 +163,44 @@ def test_unreadable_and_ragged_files_are_refused_before_any_piece(tmp_path):
     path.write_text(path.read_text(encoding="utf-8") + "a,b\n", encoding="utf-8")
     with pytest.raises(ContractError, match="wrong number of fields"):
         ChunkedDataset.read(tmp_path, 5)
+
+
+@pytest.mark.parametrize("size", [7, 10_000])
+def test_replayed_pieces_equal_the_validated_ones_without_validating_again(tmp_path, size,
+                                                                            monkeypatch):
+    import data.chunked
+
+    write_dataset(world_tables(), tmp_path)
+    validations = []
+    validate = data.chunked.validate_tables
+    monkeypatch.setattr(data.chunked, "validate_tables",
+                        lambda raw: validations.append(1) or validate(raw))
+    chunked = ChunkedDataset.read(tmp_path, size)
+    with chunked.replayable_chunks() as pieces:
+        first = list(pieces)
+        validated = len(validations)
+        assert validated == len(first) == -(-len(world_tables()["creators"]) // size)
+        for _ in range(2):
+            again = list(pieces)
+            assert len(validations) == validated  # read back, not validated again
+            assert len(again) == len(first)
+            for kept, chunk in zip(first, again, strict=True):
+                assert kept.dataset.tables.keys() == chunk.dataset.tables.keys()
+                for name, frame in kept.dataset.tables.items():
+                    pd.testing.assert_frame_equal(chunk.dataset.tables[name], frame,
+                                                  check_exact=True)
+                assert kept.file_rows.keys() == chunk.file_rows.keys()
+                for name, rows in kept.file_rows.items():
+                    np.testing.assert_array_equal(chunk.file_rows[name], rows)
+        folder = pieces._folder
+        assert (folder is None) == (size >= len(world_tables()["creators"]))
+    assert folder is None or not folder.exists()  # the kept pieces' files are removed
+
+
+def test_replayable_pieces_of_a_broken_dataset_raise_every_problem(tmp_path):
+    write_dataset(broken_tables(), tmp_path)
+    with pytest.raises(ContractError) as caught:
+        with ChunkedDataset.read(tmp_path, 7).replayable_chunks() as pieces:
+            for _ in pieces:
+                pass
+    assert caught.value.problems == whole_problems(tmp_path)
