@@ -14,6 +14,7 @@ figures logged with a version are the figures of that version.
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -251,43 +252,47 @@ def train_and_evaluate(ds: Dataset, config: TrainConfig | None = None,
         follower_classifier, follower_info = fit_follower_classifier(config)
     lap("follower_classifier")
 
-    progress("feature pipeline")
-    pipeline = FeaturePipeline(follower_scorer=follower_classifier).fit(ds)
-    X_creators = pipeline.transform_creators(ds)
-    lap("creator_features")
+    # Every step below audits the same sampled follower accounts (the creators' features, the
+    # collaborations', the test candidates'): each account is predicted once and remembered
+    # for the run. Exact (keyed by the account's content); ~230 bytes an audience row.
+    with _remembering_accounts(follower_classifier, ds):
+        progress("feature pipeline")
+        pipeline = FeaturePipeline(follower_scorer=follower_classifier).fit(ds)
+        X_creators = pipeline.transform_creators(ds)
+        lap("creator_features")
 
-    progress("fake-follower risk model")
-    labels_train, labels_test = split_audited_creators(ds.authenticity_labels, config)
-    risk_model = fit_risk_model(X_creators, labels_train, config)
-    lap("risk_model")
+        progress("fake-follower risk model")
+        labels_train, labels_test = split_audited_creators(ds.authenticity_labels, config)
+        risk_model = fit_risk_model(X_creators, labels_train, config)
+        lap("risk_model")
 
-    progress("collaboration features")
-    X_collab = pipeline.transform_collaborations(ds, collabs[["campaign_id", "creator_id",
-                                                              "compensation", "cost"]])
-    lap("collaboration_features")
+        progress("collaboration features")
+        X_collab = pipeline.transform_collaborations(ds, collabs[["campaign_id", "creator_id",
+                                                                  "compensation", "cost"]])
+        lap("collaboration_features")
 
-    progress("conversion model")
-    risk_collab = risk_model.predict(X_collab, num_threads=config.num_threads)
-    conv_X = add_derived_features(X_collab, risk_collab["fake_share"].to_numpy())
-    slices = split.slice_of(collabs["campaign_id"].to_numpy(dtype=object))
-    y = collabs["conversions"].to_numpy(dtype="float64")
-    train_rows, test_rows = slices == "train", slices == "test"
-    conversion_model = fit_conversion_model(conv_X, y, train_rows, slices == "calibration",
-                                            config)
-    lap("conversion_model")
+        progress("conversion model")
+        risk_collab = risk_model.predict(X_collab, num_threads=config.num_threads)
+        conv_X = add_derived_features(X_collab, risk_collab["fake_share"].to_numpy())
+        slices = split.slice_of(collabs["campaign_id"].to_numpy(dtype=object))
+        y = collabs["conversions"].to_numpy(dtype="float64")
+        train_rows, test_rows = slices == "train", slices == "test"
+        conversion_model = fit_conversion_model(conv_X, y, train_rows, slices == "calibration",
+                                                config)
+        lap("conversion_model")
 
-    bundle = ScoringBundle(
-        pipeline, follower_classifier, risk_model, conversion_model,
-        revenue_per_conversion=median_revenue_per_conversion(collabs, train_rows),
-        feature_version=FEATURE_VERSION, num_threads=1,
-        metadata={"train_config": asdict(config), "follower_info": _jsonable(follower_info),
-                  "n_collaborations": int(len(collabs)), "n_creators": int(len(ds.creators))})
+        bundle = ScoringBundle(
+            pipeline, follower_classifier, risk_model, conversion_model,
+            revenue_per_conversion=median_revenue_per_conversion(collabs, train_rows),
+            feature_version=FEATURE_VERSION, num_threads=1,
+            metadata={"train_config": asdict(config), "follower_info": _jsonable(follower_info),
+                      "n_collaborations": int(len(collabs)), "n_creators": int(len(ds.creators))})
 
-    progress("evaluation")
-    scores, predictions, risk_test = evaluate_bundle(
-        bundle, ds, collabs, X_collab, slices, X_creators, labels_test, truth, config)
-    scores.update(_follower_metrics(follower_info))
-    lap("evaluation")
+        progress("evaluation")
+        scores, predictions, risk_test = evaluate_bundle(
+            bundle, ds, collabs, X_collab, slices, X_creators, labels_test, truth, config)
+        scores.update(_follower_metrics(follower_info))
+        lap("evaluation")
     scores["training_seconds"] = float(sum(timings.values()))
     return TrainResult(
         bundle=bundle, metrics=scores, config=config, split=split,
@@ -296,6 +301,15 @@ def train_and_evaluate(ds: Dataset, config: TrainConfig | None = None,
         feature_frames={"train": _with_target(conv_X[train_rows], y[train_rows]),
                         "test": _with_target(conv_X[test_rows], y[test_rows])},
         follower_info=follower_info or {}, timings=timings)
+
+
+def _remembering_accounts(follower_classifier, ds: Dataset):
+    """FollowerAccountClassifier.remembering for every account of `ds`'s audience sample (the
+    rule-based scorer is arithmetic: nothing to remember)."""
+    if not hasattr(follower_classifier, "remembering") or ds.audience_sample is None \
+            or len(ds.audience_sample) == 0:
+        return contextlib.nullcontext()
+    return follower_classifier.remembering(len(ds.audience_sample))
 
 
 def _with_target(X: pd.DataFrame, y: np.ndarray) -> pd.DataFrame:
