@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -91,17 +92,61 @@ class ContractError(ValueError):
         return "\n".join(lines)
 
 
+# A raw column: the array under a pandas Series (numpy, or a pandas extension array such as
+# Arrow text or nullable integers). The validator reads columns as arrays: a Series costs
+# ~15 us to make or read, a noticeable share of a one-creator request's ~40 columns.
+RawColumn = np.ndarray | pd.api.extensions.ExtensionArray
+# A raw table: a DataFrame, or its columns by name (arrays of one length).
+RawTable = pd.DataFrame | Mapping[str, RawColumn]
+
+
+def _column_array(values) -> RawColumn:
+    """The array under a raw column (a Series, an array, a list as a frame would type it)."""
+    if isinstance(values, (np.ndarray, pd.api.extensions.ExtensionArray)):
+        return values
+    if not isinstance(values, pd.Series):
+        values = pd.Series(values)
+    return values.array if isinstance(values.dtype, pd.api.extensions.ExtensionDtype) \
+        else values.to_numpy()
+
+
+def _as_series(values: pd.Series | RawColumn) -> pd.Series:
+    """A column as the Series a frame holds, for the values a problem shows."""
+    return values if isinstance(values, pd.Series) else \
+        pd.Series(values, dtype=values.dtype, copy=False)
+
+
+def _objects(raw: RawColumn) -> np.ndarray:
+    """The column's values as Python objects, as `Series.to_numpy(object)` gives them."""
+    if not isinstance(raw, np.ndarray):
+        return raw.to_numpy(dtype=object)
+    if raw.dtype == object:
+        return raw
+    if raw.dtype.kind in "mM":  # Timestamps / Timedeltas, not numpy's datetime objects
+        return _as_series(raw).to_numpy(object)
+    return raw.astype(object)
+
+
+def _row_count(raw: RawTable) -> int:
+    if isinstance(raw, pd.DataFrame):
+        return len(raw)
+    lengths = {len(values) for values in raw.values()}
+    if len(lengths) > 1:
+        raise ValueError(f"raw table columns of different lengths {sorted(lengths)}")
+    return lengths.pop() if lengths else 0
+
+
 @dataclass
 class _Collector:
     problems: list[Problem] = field(default_factory=list)
 
-    def add_rows(self, table: str, column: str | None, mask: np.ndarray, values: pd.Series | None,
-                 message: str, expected: str = "") -> None:
+    def add_rows(self, table: str, column: str | None, mask: np.ndarray,
+                 values: pd.Series | RawColumn | None, message: str, expected: str = "") -> None:
         positions = np.flatnonzero(mask)
         if positions.size == 0:
             return
         first = positions[:MAX_EXAMPLES]
-        shown = tuple(values.iloc[first].tolist()) if values is not None else ()
+        shown = tuple(_as_series(values).iloc[first].tolist()) if values is not None else ()
         self.problems.append(Problem(
             table=table, column=column, message=message, rows=tuple(int(p) + 1 for p in first),
             values=shown, expected=expected, count=int(positions.size),
@@ -207,16 +252,16 @@ def _coerce_str(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, bad
 
 
-def _arrow_text(raw: pd.Series) -> pa.Array | pa.ChunkedArray | None:
+def _arrow_text(raw: RawColumn) -> pa.Array | pa.ChunkedArray | None:
     """The column as Arrow large_string when every value is text or missing by
     `text_or_missing`'s rule (missing: `_is_missing`), else None (the per-value path)."""
     if getattr(_STR_DTYPE, "storage", None) != "pyarrow":
         return None
     if isinstance(raw.dtype, pd.StringDtype):  # a JSON request's text, a CSV: no Python strings
-        return pa.array(raw.array, type=pa.large_string())
+        return pa.array(raw, type=pa.large_string())
     if raw.dtype != object:
         return None
-    values = raw.to_numpy()
+    values = _objects(raw)
     # infer_dtype skips None, NaN and pd.NA only (a NaT or a Decimal NaN make it "mixed"):
     # the values `_is_missing` takes as missing, Arrow's nulls with from_pandas.
     if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
@@ -238,7 +283,7 @@ def _null_mask(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return array.is_null().to_numpy(zero_copy_only=False)
 
 
-def _coerce_number(values: np.ndarray, raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def _coerce_number(values: np.ndarray, raw: RawColumn) -> tuple[np.ndarray, np.ndarray]:
     if values.dtype.kind in "iuf":
         numbers = values.astype("float64")
         return numbers, ~np.isfinite(numbers) & ~np.isnan(numbers)
@@ -251,7 +296,7 @@ def _coerce_number(values: np.ndarray, raw: pd.Series) -> tuple[np.ndarray, np.n
     return numbers, bad
 
 
-def _coerce_number_vectorised(values: np.ndarray, raw: pd.Series
+def _coerce_number_vectorised(values: np.ndarray, raw: RawColumn
                               ) -> tuple[np.ndarray, np.ndarray]:
     """Large columns: a vectorised cast settles plain numbers and numeric text; only the
     values it cannot settle (bools, odd text, non-finite) take the per-value path."""
@@ -295,16 +340,16 @@ def _decimal_text(text: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndar
     return numbers, unsettled
 
 
-def _coerce_bool(raw: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _coerce_bool(raw: RawColumn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if len(raw) >= VECTOR_MIN_ROWS["bool"]:
         settled = None
         if not isinstance(raw.dtype, pd.StringDtype):  # JSON true/false
-            settled = _plain_bools(raw.to_numpy(object))
+            settled = _plain_bools(_objects(raw))
         if settled is None and (text := _arrow_text(raw)) is not None:  # a CSV's text
             settled = _text_bools(text)
         if settled is not None:
             return settled
-    values = raw.to_numpy(object)
+    values = _objects(raw)
     parsed = [_bool_or_missing(v) for v in values]
     bad = np.fromiter((v is _NO_VALUE for v in parsed), dtype=bool, count=len(parsed))
     truth = np.fromiter((v is True for v in parsed), dtype=bool, count=len(parsed))
@@ -354,24 +399,23 @@ def _iso_text(value):
     return _NO_VALUE
 
 
-def _coerce_time(raw: pd.Series, column: Column
+def _coerce_time(raw: RawColumn, column: Column
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(datetime64[ns] values, wrong-type mask, outside-the-window mask).
 
     The window is checked in the parsed values' own unit, before the conversion to
     nanoseconds, which would silently wrap years outside 1677-2262 (year 1 became 1754)."""
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
-        series = raw
-        if getattr(series.dt, "tz", None) is not None:
-            series = series.dt.tz_convert("UTC").dt.tz_localize(None)
-        times = series.to_numpy()
+        if getattr(raw, "tz", None) is not None:
+            raw = raw.tz_convert("UTC").tz_localize(None)
+        times = raw if isinstance(raw, np.ndarray) else raw.to_numpy()
         bad = np.zeros(len(raw), dtype=bool)
     elif (len(raw) >= VECTOR_MIN_ROWS["time"] and (text := _arrow_text(raw)) is not None
           and (times := _parse_plain_iso_arrow(_clean_text(text))) is not None):
         bad = np.zeros(len(raw), dtype=bool)
     else:
         texts = [text_or_missing(v) if isinstance(v, str) else
-                 (None if _is_missing(v) else _iso_text(v)) for v in raw.to_numpy(object)]
+                 (None if _is_missing(v) else _iso_text(v)) for v in _objects(raw)]
         bad = np.fromiter((v is _NO_VALUE for v in texts), dtype=bool, count=len(texts))
         present = np.array([v if isinstance(v, str) else None for v in texts], dtype=object)
         times = _parse_plain_iso(present)
@@ -426,19 +470,22 @@ def _parse_plain_iso_arrow(texts: pa.Array | pa.ChunkedArray) -> np.ndarray | No
     return np.asarray(times.to_numpy(zero_copy_only=False), dtype="datetime64[ns]")
 
 
-def _coerce_column(table: Table, column: Column, raw: pd.Series, collect: _Collector):
+def _coerce_column(table: Table, column: Column, raw: pd.Series | RawColumn,
+                   collect: _Collector):
     """(typed array, plain values) of one contract column; problems go to `collect`.
 
     The plain values (str columns: object array with None for missing; dates: datetime64)
     serve the uniqueness and reference checks of small tables without pandas."""
+    raw = _column_array(raw)
     if (column.type == "str"
             and len(raw) >= VECTOR_MIN_ROWS["str" if column.allowed is None else "vocabulary"]
             and (text := _arrow_text(raw)) is not None):
         return _coerce_arrow_str(table, column, raw, text, collect)
     # Boolean, date and timestamp columns need the raw values only to tell lists among wrong
     # values.
-    values = None if column.type in ("bool", "date", "ts") else raw.to_numpy(object) \
-        if column.type == "str" or raw.dtype.kind == "O" else raw.to_numpy()
+    values = None if column.type in ("bool", "date", "ts") else _objects(raw) \
+        if column.type == "str" or raw.dtype.kind == "O" else \
+        raw if isinstance(raw, np.ndarray) else raw.to_numpy()
     outside = None
     if column.type == "str":
         out, bad = _coerce_str(values)
@@ -457,7 +504,7 @@ def _coerce_column(table: Table, column: Column, raw: pd.Series, collect: _Colle
         missing = np.isnat(out) & ~bad & ~outside
     if bad.any():
         if values is None:
-            values = raw.to_numpy(object)
+            values = _objects(raw)
         listed = bad & _list_valued(values, bad)
         collect.add_rows(table.name, column.name, listed, raw,
                          "a list in a cell", "one value per cell: " + _expected_text(column))
@@ -493,7 +540,7 @@ def _coerce_column(table: Table, column: Column, raw: pd.Series, collect: _Colle
     return _typed_array(column, out, bad | missing), out
 
 
-def _vocabulary(table: Table, column: Column, out: np.ndarray, raw: pd.Series,
+def _vocabulary(table: Table, column: Column, out: np.ndarray, raw: RawColumn,
                 collect: _Collector) -> np.ndarray:
     """A vocabulary column's text lower-cased, unknown words reported and made missing."""
     allowed = set(column.allowed)
@@ -505,14 +552,14 @@ def _vocabulary(table: Table, column: Column, out: np.ndarray, raw: pd.Series,
                     dtype=object)
 
 
-def _report_unknown(table: Table, column: Column, unknown: np.ndarray, raw: pd.Series,
+def _report_unknown(table: Table, column: Column, unknown: np.ndarray, raw: RawColumn,
                     collect: _Collector) -> None:
     if unknown.any():
         collect.add_rows(table.name, column.name, unknown, raw,
                          f"unknown {column.name}", "one of " + ", ".join(column.allowed))
 
 
-def _coerce_arrow_str(table: Table, column: Column, raw: pd.Series,
+def _coerce_arrow_str(table: Table, column: Column, raw: RawColumn,
                       text: pa.Array | pa.ChunkedArray, collect: _Collector):
     """`_coerce_column` of a str column given as Arrow text (see `_arrow_text`): the same
     problems and values without a Python object per value. Plain values only for a table
@@ -693,15 +740,18 @@ def _orphans(values: pd.Series, known: pd.Series) -> np.ndarray:
     return ~found & ~_null_mask(values)
 
 
-def coerce_table(table: Table, raw: pd.DataFrame, collect: _Collector,
+def coerce_table(table: Table, raw: RawTable, collect: _Collector,
                  plain: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
-    """Typed frame with exactly the contract columns of `table`, in contract order.
+    """Typed frame with exactly the contract columns of `table`, in contract order, from a raw
+    frame or raw columns by name (arrays: a one-creator request's tables, without the cost of
+    pandas frames and Series around them).
 
     `plain`, when given, receives each present column's plain coerced values (see
     `_coerce_column`), by name."""
     # Each input column is fetched once; rows are handled by position (a problem's rows are
     # positions), so the input's index does not matter and is not reset.
-    by_name: dict[str, pd.Series] = {}
+    n_rows = _row_count(raw)
+    by_name: dict[str, pd.Series | RawColumn] = {}
     repeated: dict[str, int] = {}
     for label, series in raw.items():
         name = str(label).strip()
@@ -720,9 +770,9 @@ def coerce_table(table: Table, raw: pd.DataFrame, collect: _Collector,
             if column.required:
                 collect.add(table.name, "missing required column", column=column.name,
                             expected=_expected_text(column))
-            plain[column.name] = _all_missing_plain(column, len(raw))
+            plain[column.name] = _all_missing_plain(column, n_rows)
             out[column.name] = _typed_array(column, plain[column.name],
-                                            np.ones(len(raw), dtype=bool))
+                                            np.ones(n_rows, dtype=bool))
             continue
         out[column.name], plain[column.name] = _coerce_column(table, column, series, collect)
     frame = pd.DataFrame(out, copy=False)
@@ -738,12 +788,13 @@ def _all_missing_plain(column: Column, length: int) -> np.ndarray:
     return np.full(length, None, dtype=object)
 
 
-def validate_table(name: str, raw: pd.DataFrame, min_rows: int = 0) -> pd.DataFrame:
+def validate_table(name: str, raw: RawTable, min_rows: int = 0) -> pd.DataFrame:
     """One contract table coerced and checked on its own (no references to other tables);
     raises ContractError listing every problem (also when it has fewer than `min_rows`)."""
     collect = _Collector()
-    if len(raw) < min_rows:
-        collect.add(name, f"{len(raw)} data row(s)", expected=f"at least {min_rows} row(s)")
+    if _row_count(raw) < min_rows:
+        collect.add(name, f"{_row_count(raw)} data row(s)",
+                    expected=f"at least {min_rows} row(s)")
     typed = coerce_table(TABLES[name], raw, collect)
     if collect.problems:
         raise ContractError(collect.problems)
@@ -777,8 +828,9 @@ def validate_accounts(raw: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def validate_tables(tables: dict[str, pd.DataFrame]) -> Dataset:
-    """Coerce and validate raw contract tables; return a typed Dataset or raise ContractError.
+def validate_tables(tables: Mapping[str, RawTable | None]) -> Dataset:
+    """Coerce and validate raw contract tables (frames, or raw columns by name); return a
+    typed Dataset or raise ContractError.
 
     Unknown tables and unknown extra columns are ignored. Optional tables may be absent; an
     optional column that is absent is added, all missing.

@@ -1,7 +1,7 @@
 """Request records -> a validated `data.dataset.Dataset`, with errors mapped to field paths.
 
 The request carries, per creator, the rows of each contract table about them. They are
-flattened into one frame per table, column by column (no per-row pandas work), and go through
+flattened into columns per table (arrays, no per-row pandas work, no frame), and go through
 `data.loader.validate_tables`, the validator that also guards `creatorscore score`: the service
 and the CLI see the same typed tables, hence the same features and scores. Each problem the
 validator reports (table, column, 1-based rows) is translated back into the request path of the
@@ -259,7 +259,7 @@ def build_request_data(creators: Sequence, campaign: dict | None = None,
     if detail:
         raise RequestError(422, "invalid request", detail)
     try:
-        dataset = validate_tables({name: _raw_frame(columns) for name, columns in raw.items()})
+        dataset = validate_tables(raw)
     except ContractError as error:
         raise RequestError(422, CONTRACT_ERROR, _contract_detail(error, locators)) from None
     campaign_id = None
