@@ -648,8 +648,9 @@ def _typed_array(column: Column, values: np.ndarray, missing: np.ndarray):
 def _check_unique(table: Table, frame: pd.DataFrame, collect: _Collector,
                   plain: dict[str, np.ndarray] | None = None) -> None:
     small = plain is not None and len(frame) <= SMALL_TABLE_ROWS
+    present = set(frame.columns.tolist())  # (`in frame`: ~25 us per call on 1 row)
     for column in table.columns:
-        if column.unique and column.name in frame:
+        if column.unique and column.name in present:
             if small:
                 dup = _duplicated(_hashable(plain[column.name]), _present(plain[column.name]))
             else:
@@ -658,7 +659,7 @@ def _check_unique(table: Table, frame: pd.DataFrame, collect: _Collector,
             if dup.any():
                 collect.add_rows(table.name, column.name, dup, frame[column.name],
                                  "duplicate id", "each value to appear once")
-    if table.key and all(k in frame for k in table.key):
+    if table.key and all(k in present for k in table.key):
         # A key with a missing part is already reported as a missing or wrong value.
         if small:  # (pandas' notna on a few rows costs more than the whole set-based check)
             dup = _duplicated(list(zip(*(_hashable(plain[k]) for k in table.key), strict=True)),

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from data.chunked import ChunkedDataset
 from data.contract import NICHES
 from data.dataset import Dataset
-from features.arrays import as_days, index_of, large_strings
+from features.arrays import as_days, column_labels, index_of, large_strings
 from features.audience import FollowerAudit, audience_features
 from features.authenticity import account_features, comment_features, growth_features
 from features.benchmarks import CohortReference, cohort_codes
@@ -154,7 +154,7 @@ class FeaturePipeline:
         matrix = np.empty((len(index), len(names)))
         for position, name in enumerate(names):
             matrix[:, position] = values[name]
-        return pd.DataFrame(matrix, index=index, columns=pd.Index(names))
+        return pd.DataFrame(matrix, index=index, columns=column_labels(names))
 
     # -- public transforms -----------------------------------------------------------------
     def transform_creators(self, ds: Dataset, as_of=None) -> pd.DataFrame:

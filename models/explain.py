@@ -81,7 +81,7 @@ def explain_rows(booster, X: pd.DataFrame, model: str, kind: str, top_n: int = 5
     """
     if contrib is None:
         contrib = contributions(booster, X, num_threads)
-    names = list(X.columns)
+    names = X.columns.tolist()
     specs = [_spec(n, labels or {}) for n in names]
     families = np.asarray([s[1] for s in specs], dtype=object)
     sizes = readable_sizes(contrib, kind)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from data.domain import AUDIENCE_CLASSES, tier_names
+from features.arrays import index_of
 from models.matrix import FeatureMatrix
 from models.quantification import DRIFT_TOLERANCE, failed_check_text
 
@@ -125,7 +126,7 @@ def _contribution(item: dict) -> dict:
 
 
 def _positions(scored_ids: np.ndarray, creator_ids: Sequence[str]) -> np.ndarray:
-    positions = pd.Index(np.asarray(scored_ids, dtype=object)).get_indexer(list(creator_ids))
+    positions = index_of(list(creator_ids), np.asarray(scored_ids, dtype=object))
     if (positions < 0).any():
         missing = [c for c, p in zip(creator_ids, positions, strict=True) if p < 0][:5]
         raise RuntimeError(f"scores are missing creators {missing}")
@@ -144,10 +145,11 @@ def creator_scores(scores, features: pd.DataFrame, dataset, order: Sequence[str]
     table = scores.columns
     rows = _positions(table["creator_id"], order)
     # Read by position (same row order as the scores), from one float matrix.
+    matrix = FeatureMatrix.of(features)
     feature_frame = {name: values for name, values in zip(
-        features.columns, FeatureMatrix.of(features).values.T, strict=True)}
+        matrix.columns, matrix.values.T, strict=True)}
     creators = dataset.creators
-    at = pd.Index(creators["creator_id"].astype(object)).get_indexer(list(order))
+    at = index_of(list(order), creators["creator_id"])
     platforms = creators["platform"].to_numpy(dtype=object)[at].tolist()
     tiers = tier_names(creators["followers"].to_numpy(dtype="float64", na_value=np.nan)[at]
                        ).tolist()
