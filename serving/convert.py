@@ -59,12 +59,27 @@ def _column_frame(table: str, rows: Sequence[dict], only: Sequence[str] | None =
         # comprehension on the tens of thousands of records of a /rank request.
         values = list(map(dict.get, rows, repeat(column.name)) if by_key
                       else map(attrgetter(column.name), rows))
-        inferred = _arrow_or_none(values)
-        if not column.required and (values.count(None) == len(values) if inferred is None
-                                    else inferred.null_count == len(values)):
-            continue  # the validator adds absent optional columns, all missing
-        columns[column.name] = _typed_column(column, values, inferred)
+        typed = _request_column(column, values)
+        if typed is not None:  # (None: the validator adds absent optional columns)
+            columns[column.name] = typed
     return columns
+
+
+_STR_OR_NONE = frozenset({str, type(None)})
+
+
+def _request_column(column: Column, values: list):
+    """`_typed_column` of the values, None when the column is optional and all missing.
+    Text of only str and None (the usual request) goes to Arrow text directly: inferring its
+    type first, then converting, costs ~3x as much, per text column of a request."""
+    if (column.type in _TEXT_TYPES and _STR_OR_NONE.issuperset(map(type, values))
+            and values.count(None) < len(values)):
+        return text_array(values)
+    inferred = _arrow_or_none(values)
+    if not column.required and (values.count(None) == len(values) if inferred is None
+                                else inferred.null_count == len(values)):
+        return None
+    return _typed_column(column, values, inferred)
 
 
 def _arrow_or_none(values: list) -> pa.Array | None:
@@ -162,9 +177,8 @@ def _nested_table(table: str, creators: Sequence, profile_ids: np.ndarray,
                 f"creator_id {read[k]!r} differs from the profile's "
                 f"{owner[position]!r}; expected the profile's creator_id or no value",
                 "creator_id_mismatch"))
-    owner_ids = owner.tolist()
-    columns["creator_id"] = _typed_column(TABLES[table].column_by_name["creator_id"], owner_ids,
-                                          _arrow_or_none(owner_ids))
+    columns["creator_id"] = _request_column(TABLES[table].column_by_name["creator_id"],
+                                            owner.tolist())
 
     def locate(row: int) -> tuple:
         return ("creators", int(owner_index[row]), table, int(record_index[row]))
