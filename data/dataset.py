@@ -1,8 +1,8 @@
 """The typed, validated dataset: one frame per contract table (optional tables may be None)."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, fields, replace
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -15,6 +15,9 @@ class Dataset:
     Only contract columns are kept (unknown extra columns are dropped at load time); optional
     columns that were absent are added, filled with missing values, so downstream code can rely
     on every contract column being there.
+
+    `arrays`: by table, the column arrays the validator made each frame from (the frames hold
+    these very arrays), read by `column`. The tables are not modified after validation.
     """
 
     creators: pd.DataFrame
@@ -25,6 +28,8 @@ class Dataset:
     campaigns: pd.DataFrame | None = None
     collaborations: pd.DataFrame | None = None
     authenticity_labels: pd.DataFrame | None = None
+    arrays: Mapping[str, Mapping[str, object]] = field(default_factory=dict, repr=False,
+                                                       compare=False)
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -32,11 +37,23 @@ class Dataset:
         return {
             f.name: getattr(self, f.name)
             for f in fields(self)
-            if getattr(self, f.name) is not None
+            if f.name != "arrays" and getattr(self, f.name) is not None
         }
 
+    def column(self, table: str, name: str):
+        """The values of one column of a present table as an array (numpy, or a pandas
+        extension array such as Arrow text or nullable integers), what `frame[name].array`
+        holds: without the Series pandas makes per column read (~15 us each, ~30 reads when
+        one creator is scored)."""
+        values = self.arrays.get(table, {}).get(name)
+        if values is not None:
+            return values
+        series = getattr(self, table)[name]
+        return series.array if not isinstance(series.dtype, np.dtype) else series.to_numpy()
+
     def with_tables(self, **tables: pd.DataFrame | None) -> Dataset:
-        return replace(self, **tables)
+        arrays = {name: columns for name, columns in self.arrays.items() if name not in tables}
+        return replace(self, arrays=arrays, **tables)
 
     def for_creators(self, creator_ids) -> Dataset:
         """The rows about `creator_ids` of every table with a creator_id column (campaigns

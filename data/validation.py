@@ -746,13 +746,14 @@ def _orphans(values: pd.Series, known: pd.Series) -> np.ndarray:
 
 
 def coerce_table(table: Table, raw: RawTable, collect: _Collector,
-                 plain: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+                 plain: dict[str, np.ndarray] | None = None,
+                 arrays: dict[str, RawColumn] | None = None) -> pd.DataFrame:
     """Typed frame with exactly the contract columns of `table`, in contract order, from a raw
     frame or raw columns by name (arrays: a one-creator request's tables, without the cost of
     pandas frames and Series around them).
 
     `plain`, when given, receives each present column's plain coerced values (see
-    `_coerce_column`), by name."""
+    `_coerce_column`), by name; `arrays` the typed arrays the frame is made of."""
     # Each input column is fetched once; rows are handled by position (a problem's rows are
     # positions), so the input's index does not matter and is not reset.
     n_rows = _row_count(raw)
@@ -783,6 +784,8 @@ def coerce_table(table: Table, raw: RawTable, collect: _Collector,
     # The row count given: pandas would otherwise work it out from every column (~30 us).
     frame = pd.DataFrame(out, index=pd.RangeIndex(n_rows), copy=False)
     _check_unique(table, frame, collect, plain)
+    if arrays is not None:
+        arrays.update(out)
     return frame
 
 
@@ -844,15 +847,16 @@ def validate_tables(tables: Mapping[str, RawTable | None]) -> Dataset:
     collect = _Collector()
     typed: dict[str, pd.DataFrame] = {}
     plain: dict[str, dict[str, np.ndarray]] = {}
+    arrays: dict[str, dict[str, RawColumn]] = {}
     for name, table in TABLES.items():
         if name not in tables or tables[name] is None:
             if table.required:
                 collect.add(name, "missing required table",
                             expected=f"a file {name}.csv or {name}.parquet")
             continue
-        plain[name] = {}
-        typed[name] = coerce_table(table, tables[name], collect, plain[name])
+        plain[name], arrays[name] = {}, {}
+        typed[name] = coerce_table(table, tables[name], collect, plain[name], arrays[name])
     _check_references(typed, collect, plain)
     if collect.problems:
         raise ContractError(collect.problems)
-    return Dataset(**typed)
+    return Dataset(**typed, arrays=arrays)

@@ -16,7 +16,21 @@ import pyarrow.compute as pc
 NS_PER_DAY = 86_400 * 1_000_000_000
 
 
-def as_float(series: pd.Series | None, n: int | None = None) -> np.ndarray:
+# A column is a pandas Series or the array under one (`data.dataset.Dataset.column`: numpy, or
+# a pandas extension array).
+Column = pd.Series | np.ndarray | pd.api.extensions.ExtensionArray
+
+
+def _to_numpy(column: Column, dtype, na_value) -> np.ndarray:
+    """`Series.to_numpy(dtype, na_value=na_value)` of a column."""
+    if isinstance(column, np.ndarray):
+        if column.dtype != object:  # numbers, booleans, datetimes: no missing marker to map
+            return column.astype(dtype, copy=False)
+        column = pd.Series(column, dtype=object, copy=False)
+    return column.to_numpy(dtype=dtype, na_value=na_value)
+
+
+def as_float(series: Column | None, n: int | None = None) -> np.ndarray:
     """Numeric / nullable / boolean column as float64 with NaN for missing values."""
     if series is None:
         return np.full(n or 0, np.nan)
@@ -27,37 +41,38 @@ def as_float(series: pd.Series | None, n: int | None = None) -> np.ndarray:
             return array.to_numpy(zero_copy_only=False).astype("float64", copy=False)
         if pa.types.is_boolean(array.type) or pa.types.is_floating(array.type):
             return pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False)
-    return series.to_numpy(dtype="float64", na_value=np.nan)
+    return _to_numpy(series, "float64", np.nan)
 
 
-def as_days(series: pd.Series | None, n: int | None = None) -> np.ndarray:
+def as_days(series: Column | None, n: int | None = None) -> np.ndarray:
     """datetime64 column as float days since the epoch (NaN for NaT)."""
     if series is None:
         return np.full(n or 0, np.nan)
-    values = series.to_numpy(dtype="datetime64[ns]")
+    values = _to_numpy(series, "datetime64[ns]", None) if isinstance(series, np.ndarray) \
+        else series.to_numpy(dtype="datetime64[ns]")
     days = values.view("int64").astype("float64") / NS_PER_DAY
     days[np.isnat(values)] = np.nan
     return days
 
 
-def as_str(series: pd.Series | None, n: int | None = None) -> np.ndarray:
+def as_str(series: Column | None, n: int | None = None) -> np.ndarray:
     """str column as an object array with None for missing values."""
     if series is None:
         return np.full(n or 0, None, dtype=object)
     array = arrow_array(series)
     if array is not None and pa.types.is_large_string(array.type):
         return array.to_numpy(zero_copy_only=False)
-    return series.to_numpy(dtype=object, na_value=None)
+    return _to_numpy(series, object, None)
 
 
-def arrow_array(series: pd.Series) -> pa.Array | None:
+def arrow_array(series: Column) -> pa.Array | None:
     """The Arrow array of a column held by pandas as an extension array (str, Int64, boolean),
     None for numpy-backed columns. Going through Arrow skips pandas' per-call conversion
     machinery (~30-70 us per column, more than the features of one creator cost)."""
     if isinstance(series.dtype, np.dtype):
         return None
     try:
-        array = pa.array(series.array)
+        array = pa.array(series.array if isinstance(series, pd.Series) else series)
     except (TypeError, ValueError, pa.ArrowException):
         return None
     if isinstance(array, pa.ChunkedArray):
@@ -183,7 +198,7 @@ def group_rank_from_order(codes: np.ndarray, order: np.ndarray
 def large_strings(values) -> pa.Array:
     """Any text column (pandas Series, Arrow array, numpy array, list) as one Arrow
     large_string array, missing values as nulls; zero-copy for Arrow-backed pandas columns."""
-    if isinstance(values, pd.Series):
+    if isinstance(values, (pd.Series, pd.api.extensions.ExtensionArray)):
         backing = arrow_array(values)
         values = backing if backing is not None else values.to_numpy(dtype=object,
                                                                      na_value=None)
@@ -233,7 +248,7 @@ def index_of(values, universe) -> np.ndarray:
 
 
 def _objects(values) -> list:
-    if isinstance(values, pd.Series):
+    if isinstance(values, (pd.Series, pd.api.extensions.ExtensionArray)):
         return as_str(values).tolist()
     if isinstance(values, (pa.Array, pa.ChunkedArray)):
         return values.to_pylist()

@@ -213,7 +213,8 @@ def comment_features(ent: Entities, ds: Dataset) -> dict[str, np.ndarray]:
         return out
     # The two columns needed, taken by row position (no DataFrame row selection).
     rows = pa.array(ent.comment_row)
-    distinct, distinct_code = _distinct_texts(large_strings(ds.comments["text"]).take(rows))
+    distinct, distinct_code = _distinct_texts(
+        large_strings(ds.column("comments", "text")).take(rows))
     normalised = normalise_comment_text(distinct)
     is_empty = pc.equal(normalised, "").to_numpy(zero_copy_only=False)
     generic_set = pa.array(sorted(GENERIC_COMMENTS), type=pa.large_string())
@@ -237,7 +238,7 @@ def comment_features(ent: Entities, ds: Dataset) -> dict[str, np.ndarray]:
     out["comment_duplicate_share"] = safe_divide(group_sum(codes[has_text], duplicated, n),
                                                  group_count(codes[has_text], n))
 
-    commenter = as_str(ds.comments["commenter_id"])[ent.comment_row]
+    commenter = as_str(ds.column("comments", "commenter_id"))[ent.comment_row]
     known = np.fromiter((c is not None for c in commenter), dtype=bool, count=len(commenter))
     if known.any():
         commenter_code = pd.factorize(commenter[known])[0].astype("int64")
@@ -258,15 +259,14 @@ def comment_features(ent: Entities, ds: Dataset) -> dict[str, np.ndarray]:
 
 
 def account_features(ent: Entities, ds: Dataset) -> dict[str, np.ndarray]:
-    creators = ds.creators
     rows = ent.creator_row
-    following = as_float(creators["following"])[rows]
-    created = as_days(creators["account_created"])[rows]
-    posts_count = as_float(creators["posts_count"])[rows]
+    following = as_float(ds.column("creators", "following"))[rows]
+    created = as_days(ds.column("creators", "account_created"))[rows]
+    posts_count = as_float(ds.column("creators", "posts_count"))[rows]
     return {
         "following_to_followers": safe_divide(following, ent.followers),
         "account_age_days": ent.reference_day - created,
         # The account's post count at the cutoff: posts the table shows after it are removed.
         "posts_count": np.maximum(posts_count - ent.posts_after_cutoff, 0.0),
-        "verified": as_float(creators["verified"])[rows],
+        "verified": as_float(ds.column("creators", "verified"))[rows],
     }

@@ -15,7 +15,7 @@ import numpy as np
 from data.contract import FORMATS, PLATFORMS
 from data.dataset import Dataset
 from data.domain import tier_codes
-from features.arrays import as_days, as_float, group_max, index_of
+from features.arrays import as_days, as_float, as_str, group_max, index_of
 
 
 def expand_by_entity(entity_creator: np.ndarray, entity_cutoff: np.ndarray,
@@ -76,15 +76,15 @@ class Entities:
 
 def build_entities(ds: Dataset, creator_row: np.ndarray, cutoff_day: np.ndarray) -> Entities:
     """Entities for the given creators rows (into ds.creators) and cutoffs (NaN = none)."""
-    creators = ds.creators
-    n_creators = len(creators)
+    n_creators = len(ds.creators)
     n = len(creator_row)
     creator_row = np.asarray(creator_row, dtype="int64")
     cutoff_day = np.asarray(cutoff_day, dtype="float64")
+    # Columns are read as arrays (Dataset.column), each once.
+    creator_ids = ds.column("creators", "creator_id")
 
-    posts = ds.posts
-    post_creator = index_of(posts["creator_id"], creators["creator_id"])
-    post_day_all = as_days(posts["posted_at"])
+    post_creator = index_of(ds.column("posts", "creator_id"), creator_ids)
+    post_day_all = as_days(ds.column("posts", "posted_at"))
     post_entity, post_row = expand_by_entity(creator_row, cutoff_day, post_creator,
                                              post_day_all, n_creators)
     post_day = post_day_all[post_row]
@@ -94,12 +94,12 @@ def build_entities(ds: Dataset, creator_row: np.ndarray, cutoff_day: np.ndarray)
 
     history = ds.follower_history
     if history is not None and len(history):
-        history_creator = index_of(history["creator_id"], creators["creator_id"])
-        history_day_all = as_days(history["date"])
+        history_creator = index_of(ds.column("follower_history", "creator_id"), creator_ids)
+        history_day_all = as_days(ds.column("follower_history", "date"))
         history_entity, history_rows = expand_by_entity(
             creator_row, cutoff_day, history_creator, history_day_all, n_creators)
         history_day = history_day_all[history_rows]
-        history_followers = as_float(history["followers"])[history_rows]
+        history_followers = as_float(ds.column("follower_history", "followers"))[history_rows]
         order = np.lexsort((history_day, history_entity))
         history_entity = history_entity[order]
         history_day = history_day[order]
@@ -113,15 +113,15 @@ def build_entities(ds: Dataset, creator_row: np.ndarray, cutoff_day: np.ndarray)
 
     comments = ds.comments
     if comments is not None and len(comments):
-        comment_post = index_of(comments["post_id"], posts["post_id"])
+        comment_post = index_of(ds.column("comments", "post_id"), ds.column("posts", "post_id"))
         comment_day_all = np.where(comment_post >= 0, post_day_all[comment_post], np.nan)
-        comment_creator = index_of(comments["creator_id"], creators["creator_id"])
+        comment_creator = index_of(ds.column("comments", "creator_id"), creator_ids)
         comment_entity, comment_row = expand_by_entity(
             creator_row, cutoff_day, comment_creator, comment_day_all, n_creators)
     else:
         comment_entity = comment_row = np.zeros(0, dtype="int64")
 
-    current_followers = as_float(creators["followers"])[creator_row]
+    current_followers = as_float(ds.column("creators", "followers"))[creator_row]
     # Followers as of the cutoff: the last snapshot before it when there is one (the current
     # count would leak growth that happened after the campaign started).
     followers = current_followers.copy()
@@ -136,12 +136,12 @@ def build_entities(ds: Dataset, creator_row: np.ndarray, cutoff_day: np.ndarray)
                      else np.full(n, np.nan))
     reference_day = np.where(np.isnan(cutoff_day), latest, cutoff_day)
 
-    platform_code = index_of(creators["platform"], PLATFORMS)[creator_row]
-    format_code = index_of(posts["format"], FORMATS)[post_row]
+    platform_code = index_of(ds.column("creators", "platform"), PLATFORMS)[creator_row]
+    format_code = index_of(ds.column("posts", "format"), FORMATS)[post_row]
 
     return Entities(
         n=n,
-        creator_ids=creators["creator_id"].to_numpy(dtype=object)[creator_row],
+        creator_ids=as_str(creator_ids)[creator_row],
         creator_row=creator_row,
         cutoff_day=cutoff_day,
         reference_day=reference_day,
@@ -151,11 +151,11 @@ def build_entities(ds: Dataset, creator_row: np.ndarray, cutoff_day: np.ndarray)
         post_entity=post_entity,
         post_row=post_row,
         post_day=post_day,
-        likes=as_float(posts["likes"])[post_row],
-        comments=as_float(posts["comments"])[post_row],
-        views=as_float(posts["views"])[post_row],
+        likes=as_float(ds.column("posts", "likes"))[post_row],
+        comments=as_float(ds.column("posts", "comments"))[post_row],
+        views=as_float(ds.column("posts", "views"))[post_row],
         format_code=format_code,
-        sponsored=as_float(posts["sponsored"])[post_row],
+        sponsored=as_float(ds.column("posts", "sponsored"))[post_row],
         posts_after_cutoff=posts_after_cutoff,
         history_entity=history_entity,
         history_day=history_day,

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from data.chunked import ChunkedDataset
 from data.contract import NICHES
 from data.dataset import Dataset
-from features.arrays import as_days, column_labels, index_of, large_strings
+from features.arrays import as_days, as_str, column_labels, index_of, large_strings
 from features.audience import FollowerAudit, audience_features
 from features.authenticity import account_features, comment_features, growth_features
 from features.benchmarks import CohortReference, cohort_codes
@@ -113,11 +113,11 @@ class FeaturePipeline:
         post and bio is tokenised once (collaborations of a creator share its posts)."""
         vectorizer = self.niche_model_.vectorizer_
         unique_posts, post_inverse = np.unique(ent.post_row, return_inverse=True)
-        captions = large_strings(ds.posts["caption"]).take(pa.array(unique_posts))
+        captions = large_strings(ds.column("posts", "caption")).take(pa.array(unique_posts))
         caption_entity, caption_ids = _tokens_per_entity(
             *vectorizer.token_ids(captions), len(unique_posts), ent.post_entity, post_inverse)
         unique_creators, creator_inverse = np.unique(ent.creator_row, return_inverse=True)
-        bios = large_strings(ds.creators["bio"]).take(pa.array(unique_creators))
+        bios = large_strings(ds.column("creators", "bio")).take(pa.array(unique_creators))
         bio_entity, bio_ids = _tokens_per_entity(
             *vectorizer.token_ids(bios), len(unique_creators), np.arange(ent.n),
             creator_inverse)
@@ -138,7 +138,7 @@ class FeaturePipeline:
         counts = self._content_counts(ds, ent)
         tfidf = self.niche_model_.vectorizer_.tfidf(counts)
         content, known_tokens = self.niche_model_.content_distribution(counts, tfidf)
-        declared = index_of(ds.creators["niche"], NICHES)[ent.creator_row]
+        declared = index_of(ds.column("creators", "niche"), NICHES)[ent.creator_row]
         niche, distribution = niche_features(content, known_tokens, declared)
         out.update(niche)
         return out, distribution, tfidf
@@ -167,7 +167,7 @@ class FeaturePipeline:
         n = len(ds.creators)
         ent = build_entities(ds, np.arange(n), np.full(n, _as_of_day(as_of)))
         values, _, _ = self._entity_features(ds, ent)
-        index = pd.Index(ds.creators["creator_id"].to_numpy(dtype=object), name="creator_id")
+        index = pd.Index(as_str(ds.column("creators", "creator_id")), name="creator_id")
         return self._frame(values, self.creator_feature_names_, index)
 
     def transform_collaborations(self, ds: Dataset,

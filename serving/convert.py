@@ -22,6 +22,7 @@ from data.contract import MAX_EXACT_NUMBER, TABLES, Column
 from data.dataset import Dataset
 from data.loader import ContractError, Problem, validate_tables
 from data.validation import text_array, text_or_missing, validate_accounts
+from features.arrays import as_str
 from serving.config import ServingConfig
 from serving.errors import RequestError, problem, too_large
 from serving.schemas import PLAN_COLUMNS
@@ -279,7 +280,8 @@ def build_request_data(creators: Sequence, campaign: dict | None = None,
     campaign_id = None
     if dataset.campaigns is not None:
         campaign_id = str(dataset.campaigns["campaign_id"].iloc[0])
-    return RequestData(dataset=dataset, creator_ids=dataset.creators["creator_id"].tolist(),
+    return RequestData(dataset=dataset,
+                       creator_ids=as_str(dataset.column("creators", "creator_id")).tolist(),
                        campaign_id=campaign_id)
 
 

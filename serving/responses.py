@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from data.domain import AUDIENCE_CLASSES, tier_names
-from features.arrays import index_of
+from features.arrays import as_float, as_str, index_of
 from models.matrix import FeatureMatrix
 from models.quantification import DRIFT_TOLERANCE, failed_check_text
 
@@ -148,11 +148,9 @@ def creator_scores(scores, features: pd.DataFrame, dataset, order: Sequence[str]
     matrix = FeatureMatrix.of(features)
     feature_frame = {name: values for name, values in zip(
         matrix.columns, matrix.values.T, strict=True)}
-    creators = dataset.creators
-    at = index_of(list(order), creators["creator_id"])
-    platforms = creators["platform"].to_numpy(dtype=object)[at].tolist()
-    tiers = tier_names(creators["followers"].to_numpy(dtype="float64", na_value=np.nan)[at]
-                       ).tolist()
+    at = index_of(list(order), dataset.column("creators", "creator_id"))
+    platforms = as_str(dataset.column("creators", "platform"))[at].tolist()
+    tiers = tier_names(as_float(dataset.column("creators", "followers"))[at]).tolist()
     get = {name: _numbers(table, name, rows) for name in (
         "engagement_rate", "engagement_percentile", "cohort_size", "fake_follower_risk",
         "fake_share", "fake_share_low", "fake_share_high", "audience_quality", "niche_fit",
