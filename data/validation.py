@@ -490,7 +490,7 @@ def _coerce_column(table: Table, column: Column, raw: pd.Series | RawColumn,
     outside = None
     if column.type == "str":
         out, bad = _coerce_str(values)
-        missing = pd.isna(out)  # str or None only
+        missing = np.equal(out, None)  # str or None only (pd.isna: ~3x the cost)
     elif column.type in ("int", "float"):
         out, bad = _coerce_number(values, raw)
         if column.type == "int":
@@ -652,7 +652,8 @@ def _typed_array(column: Column, values: np.ndarray, missing: np.ndarray):
 def _check_unique(table: Table, frame: pd.DataFrame, collect: _Collector,
                   plain: dict[str, np.ndarray] | None = None) -> None:
     small = plain is not None and len(frame) <= SMALL_TABLE_ROWS
-    present = set(frame.columns.tolist())  # (`in frame`: ~25 us per call on 1 row)
+    # Every contract column is in the frame (`in frame`: ~25 us per call on one row).
+    present = plain.keys() if plain is not None else set(frame.columns.tolist())
     for column in table.columns:
         if column.unique and column.name in present:
             if small:
@@ -710,8 +711,10 @@ def _duplicated(keys: list, present: np.ndarray | None = None) -> np.ndarray:
 def _check_references(typed: dict[str, pd.DataFrame], collect: _Collector,
                       plain: dict[str, dict[str, np.ndarray]] | None = None) -> None:
     for name, frame in typed.items():
+        # The same names as the frame's columns (`in frame`: ~25 us per call on one row).
+        columns = plain[name] if plain is not None else frame
         for column, parent, parent_column in TABLES[name].references:
-            if column not in frame:
+            if column not in columns:
                 continue
             if parent not in typed:
                 if not TABLES[parent].required and frame[column].notna().any():
