@@ -369,7 +369,7 @@ class ScoringBundle:
     def explain(self, X, conv: FeatureMatrix | None, campaign_ids, creator_ids,
                 top_n: int = 5) -> dict:
         """Per (campaign_id or None, creator_id): top contributions of each model."""
-        risk_X = FeatureMatrix.of(X).frame(self.risk_model.feature_names_)
+        risk_X = FeatureMatrix.of(X).subset(self.risk_model.feature_names_)
         per_model = []
         if self.risk_model.bought_booster_ is not None:
             per_model.append(explain_module.explain_rows(

@@ -25,6 +25,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from models.matrix import FeatureMatrix
+
 KINDS = ("probability", "share", "count")
 UNITS = {"probability": "probability_points", "share": "share_points", "count": "multiplier"}
 
@@ -50,10 +52,19 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def contributions(booster, X: pd.DataFrame, num_threads: int = 1) -> np.ndarray:
+def _names_and_values(X: pd.DataFrame | FeatureMatrix) -> tuple[list[str], np.ndarray]:
+    """The feature names and float64 values of a frame or a FeatureMatrix (which the scorer
+    has already: a frame of it costs ~60 us per request)."""
+    if isinstance(X, FeatureMatrix):
+        return X.columns, X.values
+    return X.columns.tolist(), X.to_numpy(dtype="float64")
+
+
+def contributions(booster, X: pd.DataFrame | FeatureMatrix | np.ndarray,
+                  num_threads: int = 1) -> np.ndarray:
     """(n, p + 1) exact TreeSHAP contributions in raw-score units; last column = base value."""
     # A plain array: LightGBM's pandas path costs milliseconds per call in validation.
-    values = X.to_numpy(dtype="float64") if isinstance(X, pd.DataFrame) else X
+    values = X if isinstance(X, np.ndarray) else _names_and_values(X)[1]
     return np.asarray(booster.predict(values, pred_contrib=True, num_threads=num_threads))
 
 
@@ -68,7 +79,7 @@ def readable_sizes(contrib: np.ndarray, kind: str) -> np.ndarray:
     return _sigmoid(total) - _sigmoid(total - per_feature)
 
 
-def explain_rows(booster, X: pd.DataFrame, model: str, kind: str, top_n: int = 5,
+def explain_rows(booster, X: pd.DataFrame | FeatureMatrix, model: str, kind: str, top_n: int = 5,
                  num_threads: int = 1, labels: dict | None = None,
                  contrib: np.ndarray | None = None, base_offset: float = 0.0
                  ) -> list[list[dict]]:
@@ -79,14 +90,13 @@ def explain_rows(booster, X: pd.DataFrame, model: str, kind: str, top_n: int = 5
     feature contribution (the TreeSHAP expected raw score plus `base_offset`, an offset the
     booster does not hold, through the model's link).
     """
+    names, values = _names_and_values(X)
     if contrib is None:
-        contrib = contributions(booster, X, num_threads)
-    names = X.columns.tolist()
+        contrib = contributions(booster, values, num_threads)
     specs = [_spec(n, labels or {}) for n in names]
     families = np.asarray([s[1] for s in specs], dtype=object)
     sizes = readable_sizes(contrib, kind)
     raw = contrib[:, :-1]
-    values = X.to_numpy(dtype="float64")
     # Family totals in readable units: log-odds / log-mean contributions add up within a family.
     family_names = sorted(set(families))
     family_raw = {f: raw[:, families == f].sum(axis=1) for f in family_names}
@@ -96,7 +106,7 @@ def explain_rows(booster, X: pd.DataFrame, model: str, kind: str, top_n: int = 5
     order = np.argsort(-np.abs(raw), axis=1, kind="stable")[:, :top_n]
     unit = UNITS[kind]
     result: list[list[dict]] = []
-    for i in range(len(X)):
+    for i in range(len(values)):
         items = []
         for j in order[i]:
             if raw[i, j] == 0.0:

@@ -59,6 +59,10 @@ class FeatureMatrix:
             raise ValueError(f"feature frame lacks columns the model was trained on: {missing}")
         return self.values[:, [self._position[n] for n in names]]
 
+    def subset(self, names: list[str]) -> FeatureMatrix:
+        """The matrix of `names` only, in that order (`select` with the names kept)."""
+        return FeatureMatrix(self.select(names), names, self.index)
+
     def frame(self, names: list[str]) -> pd.DataFrame:
         return pd.DataFrame(self.select(names), columns=column_labels(names), index=self.index)
 
