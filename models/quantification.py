@@ -47,9 +47,16 @@ def _group_sums(values: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndar
     return np.bincount(group, weights=values, minlength=n_groups)
 
 
+def _clip(values, low, high):
+    """np.clip(values, low, high) (NaN stays NaN): np.clip costs ~11 us a call on an
+    audience's few hundred values against ~2.5 us, and an audit makes dozens of calls (the
+    EM's posterior twice per iteration)."""
+    return np.minimum(np.maximum(values, low), high)
+
+
 def _bins(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Index of the bin of `edges` holding each value (the outer bins take what lies beyond)."""
-    return np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
+    return _clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
 
 
 def _histograms(values: np.ndarray, group: np.ndarray, n_groups: int, edges: np.ndarray
@@ -72,7 +79,7 @@ def hellinger_to_mixtures(observed: np.ndarray, fake: np.ndarray, real: np.ndarr
     and each mixture prevalence * fake + (1 - prevalence) * real (groups x prevalences)."""
     mixtures = np.outer(prevalence, fake) + np.outer(1.0 - prevalence, real)
     affinity = np.sqrt(observed) @ np.sqrt(mixtures).T
-    return np.sqrt(np.clip(1.0 - affinity, 0.0, None))
+    return np.sqrt(np.maximum(1.0 - affinity, 0.0))
 
 
 @dataclass
@@ -184,7 +191,7 @@ class FakeShareEstimator(BaseEstimator):
                 share = PREVALENCE_GRID[np.argmin(distance, axis=1)]
             else:
                 raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-        return np.where(n > 0, np.clip(share, 0.0, 1.0), np.nan)
+        return np.where(n > 0, _clip(share, 0.0, 1.0), np.nan)
 
     def _sld(self, p: np.ndarray, group: np.ndarray, n_groups: int, n: np.ndarray
              ) -> np.ndarray:
@@ -192,7 +199,7 @@ class FakeShareEstimator(BaseEstimator):
         Each group stops at its own convergence: a group's share never depends on which other
         groups are estimated with it (one creator alone gets its row of a batch, and the
         service's feature cache may reuse it)."""
-        p = np.clip(p, 1e-6, 1 - 1e-6)
+        p = _clip(p, 1e-6, 1 - 1e-6)
         prior = np.full(n_groups, self.training_prior)
         active = np.ones(n_groups, dtype=bool)
         for _ in range(SLD_ITERATIONS):
@@ -259,9 +266,11 @@ class FakeShareEstimator(BaseEstimator):
     def posterior(self, p_fake, share) -> np.ndarray:
         """Each account's probability of being fake in an audience whose fake share is `share`
         (broadcast per account): Bayes' rule moves the classifier's training prior to it."""
-        p = np.clip(np.asarray(p_fake, dtype="float64"), 0.0, 1.0)
-        prior = np.clip(np.nan_to_num(np.asarray(share, dtype="float64"),
-                                      nan=self.training_prior), 0.0, 1.0)
+        p = _clip(np.asarray(p_fake, dtype="float64"), 0.0, 1.0)
+        share = np.asarray(share, dtype="float64")
+        # Missing shares at the training prior (np.where: np.nan_to_num costs ~13 us a call;
+        # infinite shares end at 0 or 1 either way).
+        prior = _clip(np.where(np.isnan(share), self.training_prior, share), 0.0, 1.0)
         a = prior / self.training_prior * p
         b = (1.0 - prior) / (1.0 - self.training_prior) * (1.0 - p)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -275,7 +284,7 @@ def share_interval(share, sampling_se, domain_error: float, z: float
     check of the calibrated domain error both use it."""
     share = np.asarray(share, dtype="float64")
     half = np.sqrt((z * np.asarray(sampling_se, dtype="float64")) ** 2 + domain_error ** 2)
-    return np.clip(share - half, 0.0, 1.0), np.clip(share + half, 0.0, 1.0)
+    return _clip(share - half, 0.0, 1.0), _clip(share + half, 0.0, 1.0)
 
 
 def _adjust(rate: np.ndarray, false_rate: float, true_rate: float) -> np.ndarray:
@@ -367,6 +376,7 @@ class FieldDrift(BaseEstimator):
         group, n_groups = _groups(np.asarray(first, dtype="float64"), group, n_groups)
         worst = np.zeros(n_groups)
         per_field, drifted = {}, [[] for _ in range(n_groups)]
+        s = np.nan_to_num(share, nan=0.5)[:, None]
         for name, fake in self.hist_fake_.items():
             if name not in fields:
                 continue
@@ -376,13 +386,12 @@ class FieldDrift(BaseEstimator):
             k = counts.shape[1]
             n = counts.sum(axis=1)
             observed = counts / np.maximum(n, 1.0)[:, None]
-            s = np.nan_to_num(share, nan=0.5)[:, None]
             mixture = s * fake[None, :] + (1 - s) * self.hist_real_[name][None, :]
             affinity = np.sum(np.sqrt(observed * mixture), axis=1)
-            distance = np.sqrt(np.clip(1.0 - affinity, 0.0, None))
+            distance = np.sqrt(np.maximum(1.0 - affinity, 0.0))
             with np.errstate(divide="ignore", invalid="ignore"):
                 noise = np.sqrt((k - 1) / (8.0 * n))
-            excess = np.where(n > 0, np.clip(distance - noise, 0.0, None), 0.0)
+            excess = np.where(n > 0, np.maximum(distance - noise, 0.0), 0.0)
             per_field[name] = excess
             worst = np.maximum(worst, excess)
             for g in np.flatnonzero(excess > self.tolerance):
