@@ -16,6 +16,20 @@ import pyarrow.compute as pc
 NS_PER_DAY = 86_400 * 1_000_000_000
 
 
+def clip(values, low, high):
+    """np.clip(values, low, high) (NaN stays NaN). np.clip costs ~11 us a call on a few hundred
+    values or one row (min / max: ~2.5 us): scoring one creator makes dozens of calls (the
+    follower audit's EM twice per iteration)."""
+    return np.minimum(np.maximum(values, low), high)
+
+
+def fill_nan(values, fill: float):
+    """The values with NaN replaced by `fill`, infinities kept (np.nan_to_num, which also
+    makes them finite, costs ~13 us a call against ~3): for values whose infinities cannot occur
+    or end the same way (compared with a finite bound, clipped)."""
+    return np.where(np.isnan(values), fill, values)
+
+
 # A column is a pandas Series or the array under one (`data.dataset.Dataset.column`: numpy, or
 # a pandas extension array).
 Column = pd.Series | np.ndarray | pd.api.extensions.ExtensionArray

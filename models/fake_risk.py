@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from data.domain import CREDIBILITY_AVOID_LINE
+from features.arrays import clip, fill_nan
 from models.intervals import SplitConformalInterval
 from models.matrix import FeatureMatrix, as_float_frame
 from models.quantification import DRIFT_TOLERANCE
@@ -233,15 +234,14 @@ class FakeFollowerRiskModel:
         pod_parts = []
         for signal in POD_SIGNALS:
             m = self.pod_reference_[signal]
-            pod_parts.append(np.clip((matrix.column(signal) - m) / max(1.0 - m, 1e-6),
-                                     0.0, 1.0))
+            pod_parts.append(clip((matrix.column(signal) - m) / max(1.0 - m, 1e-6), 0.0, 1.0))
         stacked = np.vstack(pod_parts)
         counted = np.isfinite(stacked).sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
             pod = np.where(counted > 0, np.nansum(stacked, axis=0) / counted, np.nan)
         z = matrix.column(GROWTH_Z)
-        growth = np.clip((z - GROWTH_ANOMALY_Z) / (GROWTH_ANOMALY_FULL_Z - GROWTH_ANOMALY_Z),
-                         0.0, 1.0)
+        growth = clip((z - GROWTH_ANOMALY_Z) / (GROWTH_ANOMALY_FULL_Z - GROWTH_ANOMALY_Z),
+                      0.0, 1.0)
         table = {
             "bought_followers_risk": bought_proba,
             "mass_follower_share": matrix.column(MASS_FOLLOWER_SHARE),
@@ -259,10 +259,10 @@ class FakeFollowerRiskModel:
                          pod_score: np.ndarray) -> np.ndarray:
         mass = np.where(np.isnan(mass_follower_share), self.mass_follower_fill_,
                         mass_follower_share)
-        pod = np.nan_to_num(pod_score, nan=0.0)
+        pod = fill_nan(pod_score, 0.0)  # in [0, 1] or missing
         quality = (100.0 * (1.0 - fake_share) * (1.0 - MASS_FOLLOWER_WEIGHT * mass)
                    * (1.0 - POD_WEIGHT * pod))
-        return np.clip(quality, 0.0, 100.0)
+        return clip(quality, 0.0, 100.0)
 
     def predict_arrays(self, X, num_threads: int | None = None) -> dict[str, np.ndarray]:
         """All outputs per row as arrays (the scoring hot path; see `predict`)."""
@@ -272,7 +272,7 @@ class FakeFollowerRiskModel:
         # The domain check of the audience sample (models.quantification.FieldDrift): a sample
         # unlike the labelled accounts keeps at least the sample's own widened interval.
         drift = matrix.column(SAMPLE_DRIFT)
-        drifted = np.nan_to_num(drift, nan=0.0) > DRIFT_TOLERANCE
+        drifted = fill_nan(drift, 0.0) > DRIFT_TOLERANCE
         low = np.where(drifted, np.fmin(low, matrix.column(SAMPLE_SHARE_LOW)), low)
         high = np.where(drifted, np.fmax(high, matrix.column(SAMPLE_SHARE_HIGH)), high)
         out = {
@@ -289,10 +289,10 @@ class FakeFollowerRiskModel:
         out["audience_quality"] = self.audience_quality(
             share, components["mass_follower_share"], components["engagement_pod_score"])
         credibility = 1.0 - share
-        risk = np.nan_to_num(bought, nan=0.0)
+        risk = fill_nan(bought, 0.0)  # a probability or missing
         verdict = np.where(
             (credibility < CREDIBILITY_AVOID_LINE) | (risk >= AVOID_RISK), "avoid",
-            np.where((np.nan_to_num(high, nan=0.0) >= CHECK_SHARE_HIGH) | (risk >= CHECK_RISK),
+            np.where((fill_nan(high, 0.0) >= CHECK_SHARE_HIGH) | (risk >= CHECK_RISK),
                      "check", "ok"))
         out["verdict"] = np.where(np.isnan(share) & np.isnan(bought), "unknown", verdict
                                   ).astype(object)

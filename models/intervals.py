@@ -36,6 +36,8 @@ import math
 
 import numpy as np
 
+from features.arrays import clip
+
 SCALES = ("poisson", "negative_binomial", "binomial", "constant")
 # Keeps the scale away from zero, so a prediction of exactly 0 still gets an interval.
 _SCALE_FLOOR = {"poisson": 0.25, "negative_binomial": 0.25, "binomial": 0.02, "constant": 1.0}
@@ -57,7 +59,7 @@ def _scale(pred: np.ndarray, kind: str, dispersion: float = 0.0) -> np.ndarray:
         mu = np.maximum(pred, 0.0)
         s = np.sqrt(mu + dispersion * mu * mu)
     elif kind == "binomial":
-        p = np.clip(pred, 0.0, 1.0)
+        p = clip(pred, 0.0, 1.0)
         s = np.sqrt(p * (1.0 - p))
     elif kind == "constant":
         return np.ones_like(pred)
