@@ -28,21 +28,26 @@ import pyarrow.compute as pc
 from data.contract import TABLES
 from data.dataset import Dataset
 from data.loader import arrow_to_frame, read_arrow_tables
-from data.validation import MAX_EXAMPLES, ContractError, Problem, text_or_missing, validate_tables
+from data.validation import (
+    DUPLICATE_COLUMN,
+    DUPLICATE_ID,
+    DUPLICATE_KEY,
+    MAX_EXAMPLES,
+    MISSING_PARENT,
+    ORPHAN,
+    VALUE_CHECK_ORDER,
+    ContractError,
+    Problem,
+    duplicate_id_problem,
+    missing_parent_problem,
+    orphan_problem,
+    text_or_missing,
+    validate_tables,
+)
 
 # The characters str.strip() removes, which the validator strips from text: ids are matched
 # across tables on the same stripped text here.
 _WHITESPACE = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
-_ORPHAN = "orphan row:"
-_MISSING_PARENT = "refers to table"
-_DUPLICATE_ID = "duplicate id"
-_DUPLICATE_KEY = "duplicate row for the same key"
-_DUPLICATE_COLUMN = "duplicate column"
-# The order in which the validator checks one column's values. A column's problems found in
-# different pieces are put back in this order (the parity tests hold it to the validator's).
-_VALUE_CHECKS = ("missing required column", "a list in a cell", "wrong type",
-                 "implausible date", "missing value", "negative value", "value out of range",
-                 "unknown ")
 
 
 @dataclass(frozen=True)
@@ -193,8 +198,7 @@ class ChunkedDataset:
                 present = pc.is_valid(keys).to_numpy(zero_copy_only=False)
                 dup = np.ones(len(keys), dtype=bool)
                 dup[np.unique(codes, return_index=True)[1]] = False
-                _add(problems, name, column.name, dup & present, keys, _DUPLICATE_ID,
-                     "each value to appear once")
+                _add(problems, name, column.name, dup & present, keys, *duplicate_id_problem())
         references: list[Problem] = []
         for name in TABLES:
             if name not in self.tables:
@@ -204,16 +208,14 @@ class ChunkedDataset:
                 present = pc.is_valid(keys).to_numpy(zero_copy_only=False)
                 if parent not in self.tables:
                     if not TABLES[parent].required and present.any():
-                        references.append(Problem(
-                            table=name, column=column,
-                            message=f"refers to table '{parent}', which is missing",
-                            expected=f"a {parent} table"))
+                        message, expected = missing_parent_problem(parent)
+                        references.append(Problem(table=name, column=column, message=message,
+                                                  expected=expected))
                     continue
                 known = pc.is_in(keys, value_set=self.keys(parent, parent_column))
                 orphan = present & ~known.to_numpy(zero_copy_only=False)
                 _add(references, name, column, orphan, keys,
-                     f"orphan row: no such {parent_column} in {parent}",
-                     f"a {parent_column} listed in {parent}")
+                     *orphan_problem(parent, parent_column))
         return problems, references
 
 
@@ -314,10 +316,10 @@ class _ProblemMerger:
             ) -> None:
         previous = None
         for problem in problems:
-            if problem.message.startswith((_ORPHAN, _MISSING_PARENT)):
+            if problem.message.startswith((ORPHAN, MISSING_PARENT)):
                 continue  # settled on whole columns
             split = problem.table in file_rows and _is_split(problem.table)
-            if split and problem.message == _DUPLICATE_ID:
+            if split and problem.message == DUPLICATE_ID:
                 continue  # settled on whole columns
             if not split and not first and problem.table in self.tables:
                 continue  # a whole table: the same problems in every piece
@@ -349,13 +351,13 @@ class _ProblemMerger:
         def place(key: tuple) -> tuple:
             table, column, message, _ = key
             columns = [c.name for c in TABLES[table].columns] if table in TABLES else []
-            section = 2 if message == _DUPLICATE_KEY else 1 if message == _DUPLICATE_ID else 0
-            if message.startswith(_DUPLICATE_COLUMN) or column is None:
+            section = 2 if message == DUPLICATE_KEY else 1 if message == DUPLICATE_ID else 0
+            if message.startswith(DUPLICATE_COLUMN) or column is None:
                 at = -1
             else:
                 at = columns.index(column) if column in columns else len(columns)
-            check = next((i for i, start in enumerate(_VALUE_CHECKS) if message.startswith(start)),
-                         len(_VALUE_CHECKS))
+            check = next((i for i, start in enumerate(VALUE_CHECK_ORDER)
+                          if message.startswith(start)), len(VALUE_CHECK_ORDER))
             return (table_order.index(table) if table in table_order else -1, section, at,
                     check)
 

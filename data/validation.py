@@ -26,6 +26,36 @@ _LIST_TYPES = (list, tuple, dict, set, np.ndarray)
 # Python per value is cheaper than the fixed cost per call (Arrow's regex for dates: ~0.1 ms).
 # Measured by scripts/benchmark_validation.py per column and on a whole one-creator request
 # (tables of 1 to ~200 rows), where only numbers given as JSON numbers gain from a cast.
+# Problem messages data/chunked.py also reads or makes: it checks ids and references across
+# the pieces of a file and merges the pieces' problems back into this module's order.
+DUPLICATE_ID = "duplicate id"
+DUPLICATE_KEY = "duplicate row for the same key"
+DUPLICATE_COLUMN = "duplicate column"
+ORPHAN = "orphan row:"
+MISSING_PARENT = "refers to table"
+# The checks of one column's values, in the order `coerce_table` runs and reports them (their
+# messages start with these words).
+VALUE_CHECK_ORDER = ("missing required column", "a list in a cell", "wrong type",
+                     "implausible date", "missing value", "negative value",
+                     "value out of range", "unknown ")
+
+
+def duplicate_id_problem() -> tuple[str, str]:
+    """(message, expected) of a repeated value in a unique column."""
+    return DUPLICATE_ID, "each value to appear once"
+
+
+def missing_parent_problem(parent: str) -> tuple[str, str]:
+    """(message, expected) of a reference to an optional table that is absent."""
+    return f"{MISSING_PARENT} '{parent}', which is missing", f"a {parent} table"
+
+
+def orphan_problem(parent: str, parent_column: str) -> tuple[str, str]:
+    """(message, expected) of rows whose reference is not in the parent table."""
+    return (f"{ORPHAN} no such {parent_column} in {parent}",
+            f"a {parent_column} listed in {parent}")
+
+
 VECTOR_MIN_ROWS = {"number": 10, "str": 300, "vocabulary": 300, "bool": 300, "time": 300}
 # Up to this many rows, uniqueness and references are checked with Python sets on the coerced
 # values: a scoring request's tables are this small, and pandas' fixed cost per call would
@@ -669,7 +699,7 @@ def _check_unique(table: Table, frame: pd.DataFrame, collect: _Collector,
                 dup = (values.duplicated(keep="first") & values.notna()).to_numpy()
             if dup.any():
                 collect.add_rows(table.name, column.name, dup, frame[column.name],
-                                 "duplicate id", "each value to appear once")
+                                 *duplicate_id_problem())
     if table.key and all(k in present for k in table.key):
         # A key with a missing part is already reported as a missing or wrong value.
         if small:  # (pandas' notna on a few rows costs more than the whole set-based check)
@@ -682,7 +712,7 @@ def _check_unique(table: Table, frame: pd.DataFrame, collect: _Collector,
             values = frame[list(table.key)].astype(object).apply(
                 lambda row: " / ".join(map(str, row)), axis=1)
             collect.add_rows(table.name, " + ".join(table.key), dup, values,
-                             "duplicate row for the same key", "each key combination once")
+                             DUPLICATE_KEY, "each key combination once")
 
 
 def _hashable(values: np.ndarray) -> list:
@@ -724,8 +754,8 @@ def _check_references(typed: dict[str, pd.DataFrame], collect: _Collector,
                 continue
             if parent not in typed:
                 if not TABLES[parent].required and frame[column].notna().any():
-                    collect.add(name, f"refers to table '{parent}', which is missing",
-                                column=column, expected=f"a {parent} table")
+                    message, expected = missing_parent_problem(parent)
+                    collect.add(name, message, column=column, expected=expected)
                 continue
             if (plain is not None and len(frame) <= SMALL_TABLE_ROWS
                     and len(typed[parent]) <= SMALL_TABLE_ROWS):
@@ -738,8 +768,7 @@ def _check_references(typed: dict[str, pd.DataFrame], collect: _Collector,
                 orphan = _orphans(frame[column], typed[parent][parent_column])
             if orphan.any():
                 collect.add_rows(name, column, orphan, frame[column],
-                                 f"orphan row: no such {parent_column} in {parent}",
-                                 f"a {parent_column} listed in {parent}")
+                                 *orphan_problem(parent, parent_column))
 
 
 def _orphans(values: pd.Series, known: pd.Series) -> np.ndarray:
@@ -775,7 +804,7 @@ def coerce_table(table: Table, raw: RawTable, collect: _Collector,
         by_name.setdefault(name, series)
     for name, count in repeated.items():
         if name in table.column_by_name:
-            collect.add(table.name, f"duplicate column: the name appears {count} times",
+            collect.add(table.name, f"{DUPLICATE_COLUMN}: the name appears {count} times",
                         column=name, expected="each column once")
     plain = {} if plain is None else plain
     out = {}
