@@ -28,6 +28,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from timing import run_times  # noqa: E402
+
 from features import FeaturePipeline  # noqa: E402
 from models.follower_account import RuleBasedFollowerScorer  # noqa: E402
 from store.registry import RegistryError, load_champion  # noqa: E402
@@ -58,12 +60,7 @@ def make_world(n_creators: int, posts: int, seed: int):
 
 
 def best_of(function, repeats: int) -> float:
-    timings = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        timings.append(time.perf_counter() - started)
-    return min(timings)
+    return min(run_times(function, repeats))
 
 
 def groupby_likes(ds) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from functools import partial
 from pathlib import Path
 from unittest import mock
@@ -28,6 +27,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmark_single_creator import REQUEST_TABLES, _request_column, request_tables  # noqa: E402
+from timing import run_times  # noqa: E402
 
 import data.validation as validation  # noqa: E402
 from data.contract import TABLES  # noqa: E402
@@ -48,12 +48,7 @@ def everywhere(rows: int):
 
 
 def median_ms(function, repeats: int) -> float:
-    timings = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings) * 1000
+    return statistics.median(run_times(function, repeats)) * 1000
 
 
 def coerce(table, column, raw: pd.Series):
