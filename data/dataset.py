@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -92,3 +93,16 @@ class Dataset:
             for name, rows in groups.items():
                 tables[name] = getattr(self, name).iloc[rows[k]].reset_index(drop=True)
             yield self.with_tables(**tables)
+
+
+def column_labels(names) -> pd.Index:
+    """Column labels for a frame of `names` (a list or tuple), made once per distinct list:
+    pandas builds an Index of string labels from a list in ~60 us and a frame given one in
+    ~100 us (~15 us given the Index), a fixed cost per request. A new view per call, so that
+    renaming one frame's columns never renames another's."""
+    return _labels(tuple(names)).view()
+
+
+@lru_cache(maxsize=64)
+def _labels(names: tuple) -> pd.Index:
+    return pd.Index(list(names))

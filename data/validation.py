@@ -7,7 +7,6 @@ their values, and what was expected.
 from __future__ import annotations
 
 import datetime
-import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,14 +17,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.contract import EARLIEST_DATE, MAX_EXACT_NUMBER, TABLES, Column, Table
-from data.dataset import Dataset
+from data.dataset import Dataset, column_labels
 
 MAX_EXAMPLES = 5
 _LIST_TYPES = (list, tuple, dict, set, np.ndarray)
-# From this many rows a column takes its vectorised path (Arrow, numpy casts); below it, plain
-# Python per value is cheaper than the fixed cost per call (Arrow's regex for dates: ~0.1 ms).
-# Measured by scripts/benchmark_validation.py per column and on a whole one-creator request
-# (tables of 1 to ~200 rows), where only numbers given as JSON numbers gain from a cast.
 # Problem messages data/chunked.py also reads or makes: it checks ids and references across
 # the pieces of a file and merges the pieces' problems back into this module's order.
 DUPLICATE_ID = "duplicate id"
@@ -56,6 +51,10 @@ def orphan_problem(parent: str, parent_column: str) -> tuple[str, str]:
             f"a {parent_column} listed in {parent}")
 
 
+# From this many rows a column takes its vectorised path (Arrow, numpy casts); below it, plain
+# Python per value is cheaper than the fixed cost per call (Arrow's regex for dates: ~0.1 ms).
+# Measured by scripts/benchmark_validation.py per column and on a whole one-creator request
+# (tables of 1 to ~200 rows), where only numbers given as JSON numbers gain from a cast.
 VECTOR_MIN_ROWS = {"number": 10, "str": 300, "vocabulary": 300, "bool": 300, "time": 300}
 # Up to this many rows, uniqueness and references are checked with Python sets on the coerced
 # values: a scoring request's tables are this small, and pandas' fixed cost per call would
@@ -835,15 +834,8 @@ def _typed_frame(columns: dict[str, RawColumn], n_rows: int) -> pd.DataFrame:
     # Else pandas' own path: it words a length mismatch, and infers the type of object arrays.
     if any(len(array) != n_rows or array.dtype == object for array in arrays):
         return pd.DataFrame(columns, index=pd.RangeIndex(n_rows), copy=False)
-    return pd.DataFrame._from_arrays(arrays, columns=_labels(tuple(columns)).view(),
+    return pd.DataFrame._from_arrays(arrays, columns=column_labels(columns),
                                      index=pd.RangeIndex(n_rows), verify_integrity=False)
-
-
-@functools.lru_cache(maxsize=64)
-def _labels(names: tuple[str, ...]) -> pd.Index:
-    # One per table (the contract's columns in order); a view per frame, so that naming one
-    # frame's columns never names another's.
-    return pd.Index(list(names))
 
 
 def _all_missing_plain(column: Column, length: int) -> np.ndarray:

@@ -6,8 +6,6 @@ as fast for thousands of creators and add no fixed overhead when scoring a singl
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -224,19 +222,6 @@ def large_strings(values) -> pa.Array:
     if values.type == pa.null():
         return pa.nulls(len(values), type=pa.large_string())
     return values if values.type == pa.large_string() else values.cast(pa.large_string())
-
-
-def column_labels(names) -> pd.Index:
-    """Column labels for a frame of `names` (a list or tuple), made once per distinct list:
-    pandas builds an Index of string labels from a list in ~60 us and a frame given one in
-    ~100 us (~15 us given the Index), a fixed cost per request. A new view per call, so that
-    renaming one frame's columns never renames another's."""
-    return _labels(tuple(names)).view()
-
-
-@lru_cache(maxsize=64)
-def _labels(names: tuple) -> pd.Index:
-    return pd.Index(list(names))
 
 
 # Below this many values + universe entries a Python dict beats Arrow's conversions.

@@ -15,8 +15,8 @@ import scipy.sparse as sp
 
 from data.chunked import ChunkedDataset
 from data.contract import NICHES
-from data.dataset import Dataset
-from features.arrays import as_days, as_str, column_labels, index_of, large_strings
+from data.dataset import Dataset, column_labels
+from features.arrays import as_days, as_str, index_of, large_strings
 from features.audience import FollowerAudit, audience_features
 from features.authenticity import account_features, comment_features, growth_features
 from features.benchmarks import CohortReference, cohort_codes

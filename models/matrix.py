@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.arrays import column_labels
+from data.dataset import column_labels
 
 
 def as_float_frame(X: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:

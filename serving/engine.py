@@ -298,11 +298,9 @@ class ScoringEngine:
         key = bytes.fromhex(name)
         request = self.cache.get_request(key)
         if request is None and self.candidate_sets is not None:
-            request = self.candidate_sets.get(name)
-            if request is not None and request.key == key:
+            request = self.candidate_sets.get(name)  # scoped by this model: never another's
+            if request is not None:
                 self.cache.put_request(key, request)
-            else:
-                request = None
         if request is None:
             raise RequestError(422, "invalid request", [problem(
                 ["candidate_set"], f"candidate set {name!r} is not kept (unknown, evicted, or "
