@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from data.synthetic.audience import generate_follower_accounts
+from models.compiled import PARALLEL_MIN_ROWS
 from models.follower_account import FollowerAccountClassifier, _feature_matrix
 
 
@@ -31,6 +32,13 @@ def test_compiled_trees_match_lightgbm(classifier_and_accounts, tmp_path):
     assert classifier.is_compiled and list(tmp_path.glob("*.so"))
     for matrix, reference in zip((X, X_missing), expected, strict=True):
         assert np.max(np.abs(classifier.predict_rows(matrix) - reference)) <= 1e-9
+    # A batch of PARALLEL_MIN_ROWS rows or more goes to the predictor on every core: the same.
+    big = np.tile(X_missing, (PARALLEL_MIN_ROWS // len(X_missing) + 1, 1))
+    assert len(big) >= PARALLEL_MIN_ROWS
+    compiled = classifier.__dict__["_compiled"]
+    if compiled.parallel_predictor is not None:  # one core: no parallel predictor
+        assert np.max(np.abs(compiled.predict(big) - np.tile(
+            expected[1], len(big) // len(X_missing)))) <= 1e-9
     # A second compile of the same model reuses the library on disk.
     again = FollowerAccountClassifier(n_estimators=40, n_folds=2)
     again.booster_ = classifier.booster_
