@@ -1,7 +1,7 @@
 """LightGBM boosters compiled to native code (treelite + tl2cgen, with gcc), for prediction only.
 
 The follower-account classifier scores every sampled account of every creator: at a /rank of
-1,000 candidates that is ~60k accounts x 300 trees, and compiled trees predict them ~3x faster
+1,000 candidates that is ~60k accounts x 100 trees, and compiled trees predict them ~3x faster
 than LightGBM with the same numbers. A compiled library is used only after it reproduced the
 booster's predictions to `MAX_DIFFERENCE` on probe rows (with missing values); anything that
 goes wrong (no compiler, a treelite version mismatch) leaves LightGBM in charge. Explanations

@@ -238,8 +238,7 @@ def _purba_benchmark(folder, grid, seed, max_rows=None) -> dict:
                 best)
 
 
-def _cross_dataset_rows(frames: dict[str, pd.DataFrame], seed: int,
-                        n_estimators: int = 300) -> list[dict]:
+def _cross_dataset_rows(frames: dict[str, pd.DataFrame], seed: int) -> list[dict]:
     """Train on the other sources, test on one, with only the fields all of them publish."""
     rows = []
     for test_source, test in frames.items():
@@ -249,7 +248,7 @@ def _cross_dataset_rows(frames: dict[str, pd.DataFrame], seed: int,
         blank = [c for c in ACCOUNT_FIELDS if c not in shared]
         train, test = train.assign(**{c: np.nan for c in blank}), \
             test.assign(**{c: np.nan for c in blank})
-        model = FollowerAccountClassifier(random_state=seed, n_estimators=n_estimators)
+        model = FollowerAccountClassifier(random_state=seed)
         model.fit(train, train["is_fake"].to_numpy(dtype=bool))
         predicted = model.predict(test)
         truth = test["is_fake"].to_numpy(dtype=bool)
@@ -267,7 +266,7 @@ def train_fast_follower_classifier(seed: int = 0, n_jobs: int = 1
                                    ) -> tuple[FollowerAccountClassifier, dict]:
     """A small classifier on generated accounts, for benchmarks that time everything else."""
     accounts = generate_follower_accounts(4000, 2000, seed)
-    classifier = FollowerAccountClassifier(n_estimators=100, n_jobs=n_jobs, random_state=seed)
+    classifier = FollowerAccountClassifier(n_jobs=n_jobs, random_state=seed)
     classifier.fit(accounts, accounts["is_fake"].to_numpy(dtype=bool))
     return classifier, {"training_data": "synthetic (fast, for benchmarks)"}
 
@@ -304,7 +303,7 @@ def benchmark_follower_classifier(shared_dir: str | os.PathLike | None = None, s
     if quick:
         frames["purba"] = frames["purba"].sample(3_000, random_state=seed)
     start = time.perf_counter()
-    cross = _cross_dataset_rows(frames, seed, n_estimators=100 if quick else 300)
+    cross = _cross_dataset_rows(frames, seed)
     for row in cross:
         row["seconds"] = round((time.perf_counter() - start) / len(cross), 1)
     rows.extend(cross)
@@ -368,8 +367,7 @@ def benchmark_share_estimators(shared_dir: str | os.PathLike | None = None, seed
     audience_rows, account_rows = [], []
     for held_out, test in frames.items():
         train = pd.concat([f for s, f in frames.items() if s != held_out], ignore_index=True)
-        classifier = FollowerAccountClassifier(
-            random_state=seed, n_estimators=100 if quick else 300, domain_error=0.0).fit(
+        classifier = FollowerAccountClassifier(random_state=seed, domain_error=0.0).fit(
             train, train["is_fake"].to_numpy(dtype=bool))
         calibration = classifier.out_of_fold_
         estimators = {m: FakeShareEstimator(method=m).fit(

@@ -87,7 +87,7 @@ def test_benchmark_table_runs_quick():
 
 @pytest.fixture(scope="module")
 def shipped_classifier():
-    classifier, _ = train_default_follower_classifier(n_estimators=150)
+    classifier, _ = train_default_follower_classifier()  # the shipped size
     return classifier
 
 
