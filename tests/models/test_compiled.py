@@ -2,6 +2,7 @@
 cache gives the same probabilities, computed once per account content."""
 from __future__ import annotations
 
+import copy
 import shutil
 
 import numpy as np
@@ -22,7 +23,8 @@ def classifier_and_accounts():
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="compiling trees needs gcc")
 def test_compiled_trees_match_lightgbm(classifier_and_accounts, tmp_path):
-    classifier, accounts = classifier_and_accounts
+    shared, accounts = classifier_and_accounts
+    classifier = copy.copy(shared)  # compiled here only: the other tests' stays LightGBM's
     X = _feature_matrix(accounts)
     rng = np.random.default_rng(0)
     X_missing = X.copy()
@@ -39,6 +41,13 @@ def test_compiled_trees_match_lightgbm(classifier_and_accounts, tmp_path):
     if compiled.parallel_predictor is not None:  # one core: no parallel predictor
         assert np.max(np.abs(compiled.predict(big) - np.tile(
             expected[1], len(big) // len(X_missing)))) <= 1e-9
+    # Compiled predictions cost less than the account cache: it is not consulted.
+    classifier.accelerate(cache_size=10_000)
+    try:
+        assert np.max(np.abs(classifier.predict_rows(X_missing) - expected[1])) <= 1e-9
+        assert classifier.account_cache.hits == classifier.account_cache.misses == 0
+    finally:
+        classifier.__dict__.pop("_account_cache", None)
     # A second compile of the same model reuses the library on disk.
     again = FollowerAccountClassifier(n_estimators=40, n_folds=2)
     again.booster_ = classifier.booster_
