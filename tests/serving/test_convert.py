@@ -166,3 +166,61 @@ def test_typed_request_columns_decide_as_object_columns_do(world, monkeypatch, c
         assert not isinstance(typed, tuple), typed
         for name in TABLES:
             pd.testing.assert_frame_equal(typed[name], plain[name])
+
+
+# Values of every column's JSON type (the typed records take them), odd ones among them.
+TYPED_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-2**70, 2**70),
+    st.sampled_from([2**53, 2**53 + 1, -1, 0, "", " ", " x ", "2024-02-30", "2024-05-01",
+                     "2024-05-01T10:00:00", "1999-01-01", "2099-01-01", " TikTok ",
+                     "VIDEO", "12", "cr000001", " cr000001 "]),
+    st.text(max_size=3))
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(changes=st.lists(st.tuples(st.sampled_from(TABLES), st.integers(0, 2),
+                                  st.integers(0, 40), st.integers(0, 20), TYPED_VALUES),
+                        max_size=4),
+       include_creator_id=st.booleans())
+def test_typed_records_give_the_tables_and_problems_of_any_json_records(
+        world, changes, include_creator_id):
+    """A body whose values are all of their columns' JSON types is decoded into typed records
+    (serving.request_body), read into columns without a check per value: the same tables,
+    or the same problems, as the same records decoded as any JSON values."""
+    import msgspec
+
+    from data.contract import TABLES as CONTRACT
+    from serving.request_body import CreatorBody, TypedCreatorBody, TypedRecord
+
+    records = creator_records(world, world["creators"]["creator_id"].tolist()[:3],
+                              include_creator_id=include_creator_id)
+    for table, i, row, pick, value in changes:
+        rows = [records[i]["profile"]] if table == "creators" else records[i].get(table)
+        if rows:
+            columns = CONTRACT[table].columns
+            rows[row % len(rows)][columns[pick % len(columns)].name] = value
+    raws = [msgspec.json.encode(record) for record in records]
+    try:
+        typed = [msgspec.json.decode(raw, type=TypedCreatorBody) for raw in raws]
+    except msgspec.ValidationError:
+        return  # a value of another type: the typed records are not used
+    assert isinstance(typed[0].posts[0], TypedRecord)
+
+    def outcome(creators):
+        try:
+            data = build_request_data(creators)
+        except RequestError as error:
+            return error.status, error.body()
+        return data
+
+    from_typed = outcome(typed)
+    from_any = outcome([msgspec.json.decode(raw, type=CreatorBody) for raw in raws])
+    if isinstance(from_any, tuple):
+        assert from_typed == from_any
+    else:
+        assert not isinstance(from_typed, tuple), from_typed
+        assert from_typed.creator_ids == from_any.creator_ids
+        for name in TABLES:
+            pd.testing.assert_frame_equal(getattr(from_typed.dataset, name),
+                                          getattr(from_any.dataset, name))

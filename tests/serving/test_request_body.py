@@ -218,3 +218,39 @@ def test_a_plans_outcome_fields_are_ignored_as_pydantic_ignored_them(client, cha
     noisy_answer, plain_answer = answer.json(), plain.json()
     assert noisy_answer.pop("candidate_set") != plain_answer.pop("candidate_set")
     assert noisy_answer == plain_answer
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=bodies())
+@example(body={"creators": [ONE_CREATOR, dict(ONE_CREATOR, posts=[{"likes": 5.0}]),
+                            dict(ONE_CREATOR, comments=[{"text": 3}])]})
+def test_typed_records_hold_what_any_json_records_hold(body):
+    """The typed decoder (tried first) accepts a creator only if the decoder of any JSON
+    values does, with the same values; it refuses every value of another JSON type than its
+    column's."""
+    from data.contract import TABLES
+    from serving.request_body import TypedCreatorBody
+
+    json_types = {"str": (str,), "date": (str,), "ts": (str,), "int": (int,),
+                  "float": (int, float), "bool": (bool,)}
+    creators = body.get("creators")
+    for creator in creators if isinstance(creators, list) else ():
+        raw = json.dumps(creator).encode()
+        try:
+            typed = msgspec.json.decode(raw, type=TypedCreatorBody)
+        except msgspec.MsgspecError:
+            typed = None
+        try:
+            plain = msgspec.json.decode(raw, type=CreatorBody)
+        except msgspec.MsgspecError:
+            assert typed is None
+            continue
+        tables = {"creators": [plain.profile], **{
+            name: getattr(plain, name) or [] for name in NESTED}}
+        of_their_types = all(
+            getattr(row, column.name) is None
+            or type(getattr(row, column.name)) in json_types[column.type]
+            for name, rows in tables.items() for row in rows for column in TABLES[name].columns)
+        assert (typed is not None) == of_their_types
+        if typed is not None:
+            assert _records(typed) == _records(plain)
