@@ -311,8 +311,46 @@ def _arrow_text(raw: RawColumn) -> pa.Array | pa.ChunkedArray | None:
 def _clean_text(text: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """`text_or_missing` over Arrow text: stripped, empty as missing. Arrow's Unicode
     whitespace is Python's str.strip() set (a test compares every code point)."""
+    if _trimmed_and_not_empty(text):
+        return text
     stripped = pc.utf8_trim_whitespace(text)
     return pc.if_else(pc.equal(stripped, ""), pa.scalar(None, stripped.type), stripped)
+
+
+def _text_bytes(text: pa.Array | pa.ChunkedArray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(start, end, data) of Arrow text in one chunk: where each value's UTF-8 bytes start and
+    end in `data`, its bytes (views of Arrow's buffers, no copy); None for other chunkings."""
+    if isinstance(text, pa.ChunkedArray):
+        if text.num_chunks != 1:
+            return None
+        text = text.chunk(0)
+    offset_type = np.int64 if pa.types.is_large_string(text.type) else np.int32
+    _, offsets, data = text.buffers()
+    offsets = np.frombuffer(offsets, dtype=offset_type)[text.offset:text.offset + len(text) + 1]
+    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+    return offsets[:-1], offsets[1:], data
+
+
+# Bytes that are a whole character, ASCII, and not whitespace for str.strip(): a value that
+# starts and ends with one is neither stripped nor empty.
+_KEPT_EDGE = np.array([b < 0x80 and not chr(b).isspace() for b in range(256)])
+
+
+def _trimmed_and_not_empty(text: pa.Array | pa.ChunkedArray) -> bool:
+    """True when `_clean_text` leaves every value as it is (the usual column: a check of two
+    bytes per value, ~0.2 ms for 78k values against ~1.2 ms for trimming and comparing); False
+    when it may not (a value empty, or starting or ending with a non-ASCII character)."""
+    parts = _text_bytes(text)
+    if parts is None:
+        return False
+    start, end, data = parts
+    if text.null_count:
+        present = ~_null_mask(text)
+        start, end = start[present], end[present]
+    if (end <= start).any():
+        return False
+    return bool(_KEPT_EDGE[data[start]].all() and _KEPT_EDGE[data[end - 1]].all())
 
 
 def _null_mask(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -493,11 +531,48 @@ def _parse_plain_iso(texts: np.ndarray) -> np.ndarray | None:
 _PLAIN_ISO_ANCHORED = f"^(?:{_PLAIN_ISO.pattern})$"
 
 
+def _byte_set(characters: str) -> np.ndarray:
+    return np.isin(np.arange(256), np.frombuffer(characters.encode(), np.uint8))
+
+
+# `_PLAIN_ISO`'s forms of 10 and 19 characters (YYYY-MM-DD and YYYY-MM-DD[T ]HH:MM:SS), as the
+# bytes each position may hold; a position's alternatives (years 17xx-21xx, hours 00-23) are
+# checked on top.
+_DIGITS = _byte_set("0123456789")
+_ISO_POSITIONS = [_byte_set("12"), _byte_set("017890"), _DIGITS, _DIGITS, _byte_set("-"),
+                  _byte_set("01"), _DIGITS, _byte_set("-"), _byte_set("0123"), _DIGITS,
+                  _byte_set("T "), _byte_set("012"), _DIGITS, _byte_set(":"),
+                  _byte_set("012345"), _DIGITS, _byte_set(":"), _byte_set("012345"), _DIGITS]
+
+
+def _plain_iso_fixed_width(texts: pa.Array | pa.ChunkedArray) -> bool:
+    """True when every value is of `_PLAIN_ISO`'s form YYYY-MM-DD, or every one of its form
+    YYYY-MM-DD[T ]HH:MM:SS, checked on their bytes (numpy on a byte matrix: ~0.3 ms for 78k
+    dates against ~4 ms for the regex); False when not (the regex decides)."""
+    parts = _text_bytes(texts)
+    if parts is None or texts.null_count or len(texts) == 0:
+        return False
+    start, end, data = parts
+    width = int(end[0] - start[0])
+    if width not in (10, 19) or ((end - start) != width).any():
+        return False
+    chars = data[start[0]:end[-1]].reshape(-1, width)
+    if not all(_ISO_POSITIONS[k][chars[:, k]].all() for k in range(width)):
+        return False
+    century, decade = chars[:, 0], chars[:, 1]
+    years = np.where(century == ord("1"), decade >= ord("7"), decade <= ord("1"))
+    if width == 10:
+        return bool(years.all())
+    hours = (chars[:, 11] < ord("2")) | (chars[:, 12] <= ord("3"))
+    return bool(years.all() and hours.all())
+
+
 def _parse_plain_iso_arrow(texts: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
     """`_parse_plain_iso` of cleaned Arrow text (null = missing), in Arrow: one regex match
     and one cast for the column instead of a call per value. Arrow's parser takes the plain
     forms as numpy does and refuses the same impossible dates (tests compare them)."""
-    if pc.all(pc.match_substring_regex(texts, _PLAIN_ISO_ANCHORED)).as_py() is False:
+    if (not _plain_iso_fixed_width(texts)
+            and pc.all(pc.match_substring_regex(texts, _PLAIN_ISO_ANCHORED)).as_py() is False):
         return None
     try:
         times = pc.cast(texts, pa.timestamp("ns"))

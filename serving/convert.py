@@ -71,11 +71,12 @@ def _column_frame(table: str, rows: Sequence, only: Sequence[str] | None = None,
 
 
 _STR_OR_NONE = frozenset({str, type(None)})
-# Arrow's type for the typed records' values, the type it infers for them (integers within
-# int64: Python's beyond it make `_request_column` read them untyped); floats, which Arrow
-# does not tell from a mix with integers, are left to its inference.
-_ARROW_TYPES = {"str": pa.string(), "date": pa.string(), "ts": pa.string(), "int": pa.int64(),
-                "bool": pa.bool_()}
+# Arrow's type for the typed records' values: text as large_string, the validator's (no cast
+# per column in `text_array`); integers as int64, as Arrow infers them (Python's beyond int64
+# make `_request_column` read them untyped). Floats, which Arrow does not tell from a mix with
+# integers, are left to its inference.
+_ARROW_TYPES = {"str": pa.large_string(), "date": pa.large_string(), "ts": pa.large_string(),
+                "int": pa.int64(), "bool": pa.bool_()}
 
 
 def _request_column(column: Column, values: list, typed: bool = False):
@@ -123,7 +124,8 @@ def _typed_column(column: Column, values: list, inferred: pa.Array | None):
     pandas inferring each object column's type (~35 ms at a /rank of 1,000 creators) and the
     validator a pass over Python objects. `inferred`: `_arrow_or_none(values)`."""
     if inferred is not None:
-        if column.type in _TEXT_TYPES and pa.types.is_string(inferred.type):
+        if column.type in _TEXT_TYPES and (pa.types.is_string(inferred.type)
+                                           or pa.types.is_large_string(inferred.type)):
             return text_array(inferred)
         if (column.type in ("int", "float") and pa.types.is_int64(inferred.type)
                 and inferred.null_count == 0):

@@ -280,3 +280,39 @@ def test_text_booleans_beyond_ascii_are_read_by_python():
         assert_same_column("posts", "sponsored", raw)
         typed, problems = coerce("posts", "sponsored", raw, vectorised=True)
     assert typed.tolist()[:3] == [True, True, False] and len(problems) == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(max_size=4), st.sampled_from(
+    STR_CLEAN[:18] + ["a\u00a0", "\u3000", "ab\x1c", "\x85a", "é", "aé", "éa", "a b"])),
+    max_size=6), st.integers(0, 2))
+def test_text_left_as_it_is_is_the_text_cleaning_gives(texts, skip):
+    """`_clean_text` skips trimming when two bytes per value show it would change nothing:
+    then the trimmed text is the text (also for a slice of an array)."""
+    array = pa.array(["x"] * skip + texts, type=pa.large_string())[skip:]
+    stripped = pc.utf8_trim_whitespace(array)
+    cleaned = pc.if_else(pc.equal(stripped, ""), pa.scalar(None, stripped.type), stripped)
+    if validation._trimmed_and_not_empty(array):
+        assert cleaned.to_pylist() == array.to_pylist()
+    assert validation._clean_text(array).to_pylist() == cleaned.to_pylist()
+
+
+ISO_FIXED = st.one_of(st.from_regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", fullmatch=True),
+                      st.from_regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}",
+                                    fullmatch=True),
+                      st.from_regex(validation._PLAIN_ISO, fullmatch=True),
+                      st.text(alphabet="0123456789-: T12", min_size=10, max_size=10))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(ISO_FIXED, min_size=1, max_size=4), st.integers(0, 2))
+def test_fixed_width_iso_check_agrees_with_the_regex(texts, skip):
+    """The byte check of plain ISO dates and timestamps says yes only where the regex does,
+    and does for every column of only 10- or only 19-character matches."""
+    array = pa.array(["x"] * skip + texts, type=pa.large_string())[skip:]
+    matches = pc.all(pc.match_substring_regex(array, validation._PLAIN_ISO_ANCHORED)).as_py()
+    fixed = validation._plain_iso_fixed_width(array)
+    if fixed:
+        assert matches
+    if matches and len({len(text) for text in texts}) == 1 and len(texts[0]) in (10, 19):
+        assert fixed
