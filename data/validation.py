@@ -415,6 +415,9 @@ def _decimal_text(text: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndar
 
 
 def _coerce_bool(raw: RawColumn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if isinstance(raw, pd.arrays.BooleanArray):  # true, false or missing (a JSON request's)
+        return (raw.to_numpy(dtype=bool, na_value=False), raw.isna(),
+                np.zeros(len(raw), dtype=bool))
     if len(raw) >= VECTOR_MIN_ROWS["bool"]:
         settled = None
         if not isinstance(raw.dtype, pd.StringDtype):  # JSON true/false
@@ -531,23 +534,17 @@ def _parse_plain_iso(texts: np.ndarray) -> np.ndarray | None:
 _PLAIN_ISO_ANCHORED = f"^(?:{_PLAIN_ISO.pattern})$"
 
 
-def _byte_set(characters: str) -> np.ndarray:
-    return np.isin(np.arange(256), np.frombuffer(characters.encode(), np.uint8))
-
-
-# `_PLAIN_ISO`'s forms of 10 and 19 characters (YYYY-MM-DD and YYYY-MM-DD[T ]HH:MM:SS), as the
-# bytes each position may hold; a position's alternatives (years 17xx-21xx, hours 00-23) are
-# checked on top.
-_DIGITS = _byte_set("0123456789")
-_ISO_POSITIONS = [_byte_set("12"), _byte_set("017890"), _DIGITS, _DIGITS, _byte_set("-"),
-                  _byte_set("01"), _DIGITS, _byte_set("-"), _byte_set("0123"), _DIGITS,
-                  _byte_set("T "), _byte_set("012"), _DIGITS, _byte_set(":"),
-                  _byte_set("012345"), _DIGITS, _byte_set(":"), _byte_set("012345"), _DIGITS]
+# `_PLAIN_ISO`'s forms of 10 and 19 characters, YYYY-MM-DD and YYYY-MM-DD[T ]HH:MM:SS: the
+# largest digit each position allows (255 at a separator: any byte passes, it is checked on its
+# own); the alternatives of years (17xx-21xx) and hours (00-23) are checked on top.
+_ISO_DIGIT_MAX = np.array([2, 9, 9, 9, 255, 1, 9, 255, 3, 9, 255, 2, 9, 255, 5, 9, 255, 5, 9],
+                          dtype=np.uint8)
+_ISO_SEPARATORS = {4: b"-", 7: b"-", 10: b"T ", 13: b":", 16: b":"}
 
 
 def _plain_iso_fixed_width(texts: pa.Array | pa.ChunkedArray) -> bool:
     """True when every value is of `_PLAIN_ISO`'s form YYYY-MM-DD, or every one of its form
-    YYYY-MM-DD[T ]HH:MM:SS, checked on their bytes (numpy on a byte matrix: ~0.3 ms for 78k
+    YYYY-MM-DD[T ]HH:MM:SS, checked on their bytes (numpy on a byte matrix: ~0.5 ms for 78k
     dates against ~4 ms for the regex); False when not (the regex decides)."""
     parts = _text_bytes(texts)
     if parts is None or texts.null_count or len(texts) == 0:
@@ -557,14 +554,18 @@ def _plain_iso_fixed_width(texts: pa.Array | pa.ChunkedArray) -> bool:
     if width not in (10, 19) or ((end - start) != width).any():
         return False
     chars = data[start[0]:end[-1]].reshape(-1, width)
-    if not all(_ISO_POSITIONS[k][chars[:, k]].all() for k in range(width)):
+    digits = chars - np.uint8(ord("0"))  # (wraps around: any other byte is above 9)
+    if not (digits <= _ISO_DIGIT_MAX[:width]).all():
         return False
-    century, decade = chars[:, 0], chars[:, 1]
-    years = np.where(century == ord("1"), decade >= ord("7"), decade <= ord("1"))
-    if width == 10:
-        return bool(years.all())
-    hours = (chars[:, 11] < ord("2")) | (chars[:, 12] <= ord("3"))
-    return bool(years.all() and hours.all())
+    for position, allowed in _ISO_SEPARATORS.items():
+        if position < width and not np.logical_or.reduce(
+                [chars[:, position] == byte for byte in allowed]).all():
+            return False
+    years = np.where(digits[:, 0] == 1, digits[:, 1] >= 7, digits[:, 1] <= 1)
+    ok = years & (digits[:, 0] >= 1)
+    if width == 19:
+        ok &= (digits[:, 11] < 2) | (digits[:, 12] <= 3)
+    return bool(ok.all())
 
 
 def _parse_plain_iso_arrow(texts: pa.Array | pa.ChunkedArray) -> np.ndarray | None:

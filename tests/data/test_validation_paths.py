@@ -316,3 +316,22 @@ def test_fixed_width_iso_check_agrees_with_the_regex(texts, skip):
         assert matches
     if matches and len({len(text) for text in texts}) == 1 and len(texts[0]) in (10, 19):
         assert fixed
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from([True, False, None]), max_size=400))
+def test_pandas_booleans_are_read_as_the_same_json_values(values):
+    """A request's true/false column comes as pandas booleans (serving.convert): the values
+    and problems of the same values as Python objects."""
+    column = TABLES["posts"].column_by_name["sponsored"]
+    objects = np.array(values, dtype=object)
+    booleans = pd.arrays.BooleanArray(np.array([v is True for v in values], dtype=bool),
+                                      np.array([v is None for v in values], dtype=bool))
+    outcomes = []
+    for raw in (objects, booleans):
+        collect = validation._Collector()
+        typed, plain = validation._coerce_column(TABLES["posts"], column, raw, collect)
+        outcomes.append((typed, plain, collect.problems))
+    pd.testing.assert_extension_array_equal(outcomes[0][0], outcomes[1][0])
+    np.testing.assert_array_equal(outcomes[0][1], outcomes[1][1])
+    assert outcomes[0][2] == outcomes[1][2]
