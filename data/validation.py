@@ -770,8 +770,7 @@ def _check_unique(table: Table, frame: pd.DataFrame, collect: _Collector,
             if small:
                 dup = _duplicated(_hashable(plain[column.name]), _present(plain[column.name]))
             else:
-                values = frame[column.name]
-                dup = (values.duplicated(keep="first") & values.notna()).to_numpy()
+                dup = _duplicated_rows([frame[column.name].array])
             if dup.any():
                 collect.add_rows(table.name, column.name, dup, frame[column.name],
                                  *duplicate_id_problem())
@@ -781,13 +780,37 @@ def _check_unique(table: Table, frame: pd.DataFrame, collect: _Collector,
             dup = _duplicated(list(zip(*(_hashable(plain[k]) for k in table.key), strict=True)),
                               np.logical_and.reduce([_present(plain[k]) for k in table.key]))
         else:
-            dup = frame.duplicated(subset=list(table.key), keep="first").to_numpy() & \
-                frame[list(table.key)].notna().all(axis=1).to_numpy()
+            dup = _duplicated_rows([frame[k].array for k in table.key])
         if dup.any():
             values = frame[list(table.key)].astype(object).apply(
                 lambda row: " / ".join(map(str, row)), axis=1)
             collect.add_rows(table.name, " + ".join(table.key), dup, values,
                              DUPLICATE_KEY, "each key combination once")
+
+
+def _duplicated_rows(columns: list[RawColumn]) -> np.ndarray:
+    """True for each row whose values, all present, are those of an earlier row: pandas'
+    `duplicated(keep="first") & notna` of the columns, from their factorized codes combined
+    into one integer and sorted stably (pandas' frame.duplicated costs ~2x as much on the 78k
+    follower-history rows of a /rank request)."""
+    rows = len(columns[0])
+    combined = np.zeros(rows, dtype=np.int64)
+    present = np.ones(rows, dtype=bool)
+    size = 1
+    for values in columns:
+        codes, uniques = pd.factorize(values)  # missing: -1
+        size *= len(uniques) + 1
+        if size >= 2**62:  # (not with a request's or a file's row counts and two columns)
+            frame = pd.DataFrame({k: v for k, v in enumerate(columns)})
+            return frame.duplicated(keep="first").to_numpy() & \
+                frame.notna().all(axis=1).to_numpy()
+        present &= codes >= 0
+        combined = combined * (len(uniques) + 1) + (codes + 1)
+    order = np.argsort(combined, kind="stable")
+    ordered = combined[order]
+    duplicated = np.zeros(rows, dtype=bool)
+    duplicated[order[1:]] = ordered[1:] == ordered[:-1]
+    return duplicated & present
 
 
 def _hashable(values: np.ndarray) -> list:

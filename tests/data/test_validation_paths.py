@@ -335,3 +335,20 @@ def test_pandas_booleans_are_read_as_the_same_json_values(values):
     pd.testing.assert_extension_array_equal(outcomes[0][0], outcomes[1][0])
     np.testing.assert_array_equal(outcomes[0][1], outcomes[1][1])
     assert outcomes[0][2] == outcomes[1][2]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", " a", None]),
+                          st.sampled_from([0, 1, 2, None])), max_size=12))
+def test_duplicated_rows_are_pandas_duplicated_among_present_rows(rows):
+    """`_duplicated_rows` (the uniqueness check of large tables) marks what pandas'
+    duplicated(keep="first") marks among rows without a missing value."""
+    text = pd.array([r[0] for r in rows], dtype="str")
+    days = np.array([np.datetime64("NaT") if r[1] is None else np.datetime64(r[1], "D")
+                     for r in rows], dtype="datetime64[ns]")
+    frame = pd.DataFrame({"text": text, "day": days})
+    for columns in (["text"], ["text", "day"]):
+        expected = frame.duplicated(subset=columns, keep="first").to_numpy() & \
+            frame[columns].notna().all(axis=1).to_numpy()
+        got = validation._duplicated_rows([frame[c].array for c in columns])
+        np.testing.assert_array_equal(got, expected)
