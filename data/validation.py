@@ -603,7 +603,12 @@ def _coerce_column(table: Table, column: Column, raw: pd.Series | RawColumn,
         out, bad = _coerce_str(values)
         missing = np.equal(out, None)  # str or None only (pd.isna: ~3x the cost)
     elif column.type in ("int", "float"):
-        out, bad = _coerce_number(values, raw)
+        if isinstance(raw, pd.arrays.IntegerArray) and raw.dtype == pd.Int64Dtype():
+            # Integers, some missing (a JSON request's): exact ones for the bound of 2^53.
+            out, bad = raw.to_numpy(dtype="float64", na_value=np.nan), np.zeros(len(raw), bool)
+            values = raw.to_numpy(dtype="int64", na_value=0)
+        else:
+            out, bad = _coerce_number(values, raw)
         if column.type == "int":
             bad |= _has_fraction(out)
         out[bad] = np.nan

@@ -119,21 +119,25 @@ def _arrow_or_none(values: list) -> pa.Array | None:
 def _typed_column(column: Column, values: list, inferred: pa.Array | None):
     """The JSON values of one column as the validator reads them fastest, never changing
     what it decides or reports: a text-typed column of only text (and missing values) as
-    Arrow strings, a number column of only integers within +-2^53 as int64, a boolean column
-    of only true, false (and missing values) as pandas booleans; anything else as it came, an
-    object array (floats, which Arrow does not tell from a mix with integers, mixes and odd
-    values keep every per-value rule and message). Typed columns spare
-    pandas inferring each object column's type (~35 ms at a /rank of 1,000 creators) and the
-    validator a pass over Python objects. `inferred`: `_arrow_or_none(values)`."""
+    Arrow strings, a number column of only integers within +-2^53 as int64 (pandas integers
+    when some are missing), a boolean column of only true and false (and missing values) as
+    pandas booleans; anything else as it came, an object array (floats, which Arrow does not
+    tell from a mix with integers, mixes and odd values keep every per-value rule and
+    message). Typed columns spare pandas inferring each object column's type (~35 ms at a
+    /rank of 1,000 creators) and the validator a pass over Python objects. `inferred`:
+    `_arrow_or_none(values)`, or the values read at their type (typed records)."""
     if inferred is not None:
         if column.type in _TEXT_TYPES and (pa.types.is_string(inferred.type)
                                            or pa.types.is_large_string(inferred.type)):
             return text_array(inferred)
-        if (column.type in ("int", "float") and pa.types.is_int64(inferred.type)
-                and inferred.null_count == 0):
-            numbers = inferred.to_numpy()
+        if column.type in ("int", "float") and pa.types.is_int64(inferred.type):
+            numbers = pc.fill_null(inferred, 0).to_numpy() if inferred.null_count \
+                else inferred.to_numpy()
             if ((numbers >= -MAX_EXACT_NUMBER) & (numbers <= MAX_EXACT_NUMBER)).all():
-                return numbers
+                if not inferred.null_count:
+                    return numbers
+                return pd.arrays.IntegerArray(
+                    numbers, inferred.is_null().to_numpy(zero_copy_only=False))
         if column.type == "bool" and pa.types.is_boolean(inferred.type):
             return pd.arrays.BooleanArray(
                 pc.fill_null(inferred, False).to_numpy(zero_copy_only=False),

@@ -352,3 +352,27 @@ def test_duplicated_rows_are_pandas_duplicated_among_present_rows(rows):
             frame[columns].notna().all(axis=1).to_numpy()
         got = validation._duplicated_rows([frame[c].array for c in columns])
         np.testing.assert_array_equal(got, expected)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(-20, 10**6),
+                          st.sampled_from([2**53, -2**53, 2**53 - 1, 2**53 + 1, -2**60])),
+                 max_size=40),
+       st.sampled_from([("posts", "views"), ("creators", "following"),
+                        ("campaigns", "product_price")]))
+def test_pandas_integers_are_read_as_the_same_json_values(values, where):
+    """A request's integers with missing ones come as pandas integers (serving.convert): the
+    values and problems (negative, out of range, shown as given) of the same Python ints."""
+    table, name = TABLES[where[0]], TABLES[where[0]].column_by_name[where[1]]
+    integers = pd.array(values, dtype="Int64")
+    outcomes = []
+    for raw in (np.array(values, dtype=object), integers):
+        collect = validation._Collector()
+        typed, plain = validation._coerce_column(table, name, raw, collect)
+        outcomes.append((typed, plain, collect.problems))
+    if isinstance(outcomes[0][0], np.ndarray):
+        np.testing.assert_array_equal(outcomes[0][0], outcomes[1][0])
+    else:
+        pd.testing.assert_extension_array_equal(outcomes[0][0], outcomes[1][0])
+    np.testing.assert_array_equal(outcomes[0][1], outcomes[1][1])
+    assert outcomes[0][2] == outcomes[1][2]
