@@ -806,7 +806,7 @@ def _duplicated_rows(columns: list[RawColumn]) -> np.ndarray:
         codes, uniques = pd.factorize(values)  # missing: -1
         size *= len(uniques) + 1
         if size >= 2**62:  # (not with a request's or a file's row counts and two columns)
-            frame = pd.DataFrame({k: v for k, v in enumerate(columns)})
+            frame = pd.DataFrame(dict(enumerate(columns)))
             return frame.duplicated(keep="first").to_numpy() & \
                 frame.notna().all(axis=1).to_numpy()
         present &= codes >= 0

@@ -31,7 +31,6 @@ from serving.schemas import PLAN_COLUMNS
 
 # The request models checked the shape only: the validator decides every contract rule, on
 # the request's JSON values (typed where Arrow infers one type, see `_typed_column`).
-
 RowLocator = Callable[[int], tuple]
 CONTRACT_ERROR = "the input does not follow the data contract"
 
@@ -212,7 +211,7 @@ def _nested_table(table: str, creators: Sequence, profile_ids: np.ndarray,
                 f"creator_id {read[k]!r} differs from the profile's "
                 f"{owner[position]!r}; expected the profile's creator_id or no value",
                 "creator_id_mismatch"))
-    if _STR_OR_NONE.issuperset(map(type, profile_ids)) and None not in profile_ids.tolist():
+    if all(type(profile_id) is str for profile_id in profile_ids.tolist()):
         # The profiles' ids as Arrow text, taken per record: no Python pass over the records.
         columns["creator_id"] = text_array(
             pa.array(profile_ids, type=pa.large_string()).take(owner_index))

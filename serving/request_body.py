@@ -6,7 +6,9 @@ msgspec (~20 ms) and every creator stays as its raw JSON bytes, hashed at once (
 ms): the feature cache keys creators by that content (serving.feature_cache), so a request
 seen before (a brand manager moving the budget) is answered without decoding its creators at
 all. A creator is decoded (msgspec, into the same plain dicts pydantic gives) only when the
-engine reads it, its records as structs of the contract's columns.
+engine reads it, its records as structs of the contract's columns: typed ones (each value of
+its column's JSON type or null, which serving.convert reads into columns without looking at
+each value's type) when every creator's values are, else ones of any JSON values.
 
 One shape, pydantic's: whatever msgspec refuses, at the top level or in a creator, is parsed
 again by the route's pydantic model, which either gives the 400 it always gave or accepts it
