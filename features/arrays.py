@@ -224,6 +224,14 @@ def large_strings(values) -> pa.Array:
     return values if values.type == pa.large_string() else values.cast(pa.large_string())
 
 
+def text_bytes(array: pa.Array) -> int:
+    """UTF-8 bytes of a large_string array, read from its offsets (no compute kernel)."""
+    if len(array) == 0:
+        return 0
+    offsets = np.frombuffer(array.buffers()[1], dtype="int64")
+    return int(offsets[array.offset + len(array)] - offsets[array.offset])
+
+
 # Below this many values + universe entries a Python dict beats Arrow's conversions.
 SMALL_LOOKUP = 512
 

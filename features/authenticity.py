@@ -6,6 +6,8 @@ after it are reported side by side for the risk model (and a human) to weigh.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -22,6 +24,7 @@ from features.arrays import (
     group_sum,
     large_strings,
     safe_divide,
+    text_bytes,
 )
 from features.entities import Entities
 
@@ -137,6 +140,9 @@ def growth_features(ent: Entities) -> dict[str, np.ndarray]:
 def normalise_comment_text(text) -> pa.Array:
     """Lower-cased text with punctuation, symbols and emoji removed, whitespace collapsed."""
     array = large_strings(text)
+    small = _normalised_small(array)
+    if small is not None:
+        return pa.array(small, type=pa.large_string())
     is_ascii = pc.string_is_ascii(array).fill_null(True).to_numpy(zero_copy_only=False)
     if is_ascii.all():
         return _normalise(array, ASCII_NOT_LETTER_DIGIT_SPACE)
@@ -181,15 +187,51 @@ def _remove_characters(array: pa.Array) -> pa.Array:
     """Same as removing NOT_LETTER_DIGIT_SPACE with the regex, without compiling it (~2.5 ms
     per call for the Unicode classes): each unseen character is classed once by the regex."""
     texts = array.to_pylist()
+    _learn_characters(texts)
+    kept = _KEPT_CHARACTERS
+    return pa.array([None if text is None else "".join(c for c in text if kept[c])
+                     for text in texts], type=pa.large_string())
+
+
+def _learn_characters(texts: list) -> None:
+    """Class every character of `texts` not seen before with the Unicode regex (kept or not)."""
     unseen = {c for text in texts if text for c in text} - _KEPT_CHARACTERS.keys()
     if unseen:
         unseen = sorted(unseen)
         classed = pc.replace_substring_regex(pa.array(unseen, type=pa.large_string()),
                                              NOT_LETTER_DIGIT_SPACE, "")
         _KEPT_CHARACTERS.update(zip(unseen, pc.not_equal(classed, "").to_pylist(), strict=True))
+
+
+# Python's regexes with RE2's classes, for the small path: RE2's \s is [\t\n\f\r ].
+_ASCII_REMOVED = re.compile(r"[^A-Za-z0-9\t\n\f\r ]+")
+_WHITESPACE_RUN = re.compile(r"[\t\n\f\r ]+")
+
+
+def _normalised_small(array: pa.Array) -> list | None:
+    """`normalise_comment_text` as a list, computed in Python for texts of at most
+    SMALL_TEXT_CHARACTERS bytes (None beyond): Arrow's regex kernels compile their pattern
+    on every call (~0.1 ms each, several per request), more than one creator's comments cost.
+    Same text: Arrow lowers it; ASCII text loses what the ASCII class removes, other text the
+    characters the Unicode regex removes (`_learn_characters`); whitespace runs become one
+    space and the ends are trimmed (only spaces remain by then, so trimming them is
+    utf8_trim_whitespace)."""
+    if text_bytes(array) > SMALL_TEXT_CHARACTERS:
+        return None
+    texts = pc.utf8_lower(array).to_pylist()
+    wide = [text for text in texts if text is not None and not text.isascii()]
+    if wide:
+        _learn_characters(wide)
     kept = _KEPT_CHARACTERS
-    return pa.array([None if text is None else "".join(c for c in text if kept[c])
-                     for text in texts], type=pa.large_string())
+    out = []
+    for text in texts:
+        if text is None:
+            out.append(None)
+            continue
+        letters = (_ASCII_REMOVED.sub("", text) if text.isascii()
+                   else "".join(c for c in text if kept[c]))
+        out.append(_WHITESPACE_RUN.sub(" ", letters).strip(" "))
+    return out
 
 
 def _distinct_texts(text) -> tuple[pa.Array, np.ndarray]:
@@ -198,6 +240,46 @@ def _distinct_texts(text) -> tuple[pa.Array, np.ndarray]:
     encoded = pc.dictionary_encode(large_strings(text))
     codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype("int64")
     return encoded.dictionary, codes
+
+
+def _generic_and_duplicate_keys(distinct: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Per distinct comment text: is it generic (or empty once normalised), and a code equal
+    for texts that count as duplicates (the same normalised text; emoji-only comments compared
+    on their raw text, lower-cased and trimmed)."""
+    small = _normalised_small(distinct)
+    if small is not None:  # one creator's comments: Python sets and dicts, no kernel calls
+        generic = np.fromiter((text == "" or text in GENERIC_COMMENTS for text in small),
+                              dtype=bool, count=len(small))
+        empty = [position for position, text in enumerate(small) if text == ""]
+        keys = list(small)
+        if empty:
+            raw = pc.utf8_trim_whitespace(pc.utf8_lower(distinct.take(pa.array(empty))))
+            for position, text in zip(empty, raw.to_pylist(), strict=True):
+                keys[position] = text
+        return generic, _first_seen_codes(keys)
+    normalised = normalise_comment_text(distinct)
+    is_empty = pc.equal(normalised, "").to_numpy(zero_copy_only=False)
+    generic_set = pa.array(sorted(GENERIC_COMMENTS), type=pa.large_string())
+    is_generic = pc.is_in(normalised, value_set=generic_set).to_numpy(zero_copy_only=False)
+    raw = pc.utf8_trim_whitespace(pc.utf8_lower(distinct))
+    # An emoji-only raw text has no letters, so it can never equal a non-empty normalised one.
+    key = pc.if_else(pc.equal(normalised, ""), raw, normalised)
+    return is_empty | is_generic, pc.dictionary_encode(key).indices.to_numpy(
+        zero_copy_only=False)
+
+
+# Up to this many values, a dict numbers them faster than pd.factorize (~50 us a call).
+SMALL_FACTORIZE = 2_000
+
+
+def _first_seen_codes(values) -> np.ndarray:
+    """An int64 code per value, numbered in order of first appearance (pd.factorize's codes,
+    without its fixed cost on a few values)."""
+    if len(values) > SMALL_FACTORIZE:
+        return pd.factorize(np.asarray(values, dtype=object))[0].astype("int64")
+    seen: dict = {}
+    return np.fromiter((seen.setdefault(value, len(seen)) for value in values), dtype="int64",
+                       count=len(values))
 
 
 def comment_features(ent: Entities, ds: Dataset) -> dict[str, np.ndarray]:
@@ -215,22 +297,14 @@ def comment_features(ent: Entities, ds: Dataset) -> dict[str, np.ndarray]:
     rows = pa.array(ent.comment_row)
     distinct, distinct_code = _distinct_texts(
         large_strings(ds.column("comments", "text")).take(rows))
-    normalised = normalise_comment_text(distinct)
-    is_empty = pc.equal(normalised, "").to_numpy(zero_copy_only=False)
-    generic_set = pa.array(sorted(GENERIC_COMMENTS), type=pa.large_string())
-    is_generic = pc.is_in(normalised, value_set=generic_set).to_numpy(zero_copy_only=False)
+    generic_or_empty, key_code = _generic_and_duplicate_keys(distinct)
     has_text = distinct_code >= 0
     safe_code = np.where(has_text, distinct_code, 0)
-    generic = np.where(has_text, (is_empty | is_generic).astype("float64")[safe_code]
+    generic = np.where(has_text, generic_or_empty.astype("float64")[safe_code]
                        if len(distinct) else 0.0, np.nan)
     out["comment_generic_share"] = safe_divide(group_sum(codes, generic, n),
                                                group_count(codes, n, has_text))
 
-    # Duplicates: the same normalised text (emoji-only comments compared on their raw text).
-    raw = pc.utf8_trim_whitespace(pc.utf8_lower(distinct))
-    # An emoji-only raw text has no letters, so it can never equal a non-empty normalised one.
-    key = pc.if_else(pc.equal(normalised, ""), raw, normalised)
-    key_code = pc.dictionary_encode(key).indices.to_numpy(zero_copy_only=False)
     text_code = key_code[safe_code[has_text]].astype("int64")
     pair = codes[has_text].astype("int64") * (len(distinct) + 1) + text_code
     _, inverse, pair_count = np.unique(pair, return_inverse=True, return_counts=True)
@@ -241,7 +315,7 @@ def comment_features(ent: Entities, ds: Dataset) -> dict[str, np.ndarray]:
     commenter = as_str(ds.column("comments", "commenter_id"))[ent.comment_row]
     known = np.fromiter((c is not None for c in commenter), dtype=bool, count=len(commenter))
     if known.any():
-        commenter_code = pd.factorize(commenter[known])[0].astype("int64")
+        commenter_code = _first_seen_codes(commenter[known])
         entity = codes[known]
         pair = entity * (int(commenter_code.max()) + 1) + commenter_code
         unique_pair, pair_count = np.unique(pair, return_counts=True)

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from features.arrays import large_strings
+from features.arrays import large_strings, text_bytes
 
 STOP_WORDS = frozenset("""
 a about above after again all also am an and any are as at be because been before being
@@ -33,6 +33,10 @@ TRIMMED_CHARACTERS = (
 )
 
 
+# Mixed ASCII / Unicode text up to this many bytes is tokenised by the Unicode kernels whole.
+SMALL_MIXED_BYTES = 20_000
+
+
 def tokenize(texts) -> tuple[np.ndarray, pa.Array]:
     """(document index, token) for every token of every text; missing texts have no tokens.
 
@@ -42,7 +46,9 @@ def tokenize(texts) -> tuple[np.ndarray, pa.Array]:
     unicode_rows = _rows_needing_unicode(array)
     if len(unicode_rows) == 0:
         return _tokenize_ascii(array)
-    if len(unicode_rows) == len(array):
+    if len(unicode_rows) == len(array) or text_bytes(array) <= SMALL_MIXED_BYTES:
+        # A little mixed text (one creator's): the Unicode kernels on every row cost less than
+        # splitting the rows, two tokenisations and putting the tokens back in order.
         return _tokenize_unicode(array)
     ascii_rows = np.setdiff1d(np.arange(len(array)), unicode_rows)
     ascii_documents, ascii_tokens = _tokenize_ascii(array.take(pa.array(ascii_rows)))

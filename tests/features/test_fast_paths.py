@@ -7,6 +7,7 @@ import pyarrow.compute as pc
 import pytest
 
 import features.arrays as arrays
+import features.authenticity as authenticity
 import features.text as text
 from features import FeaturePipeline
 from features.arrays import GroupSortedValues, group_median, index_of
@@ -40,6 +41,32 @@ def test_comment_normalisation_matches_the_unicode_regex():
     expected = pc.utf8_trim_whitespace(pc.replace_substring_regex(lowered, r"\s+", " "))
     assert normalise_comment_text(array).to_pylist() == expected.to_pylist()
     assert normalise_comment_text(array.slice(0, 1)).to_pylist() == ["hello world fitlife"]
+
+
+def test_comment_normalisation_small_and_kernel_paths_agree(monkeypatch):
+    # One creator's comments are normalised in Python, a batch's with Arrow's kernels.
+    # Distinct texts (as comment_features gives them: no missing one).
+    array = pa.array([t for t in TEXTS if t is not None]
+                     + [chr(c) + "x " + chr(c + 1) for c in range(0x80, 0x3000, 5)]
+                     + ["Nice!!", "nice", "🔥🔥", " 🔥🔥 ", "KELVIN \u212a", "love it ❤️"],
+                     type=pa.large_string())
+    small_text = normalise_comment_text(array).to_pylist()
+    small_generic, small_keys = authenticity._generic_and_duplicate_keys(array)
+    monkeypatch.setattr(authenticity, "SMALL_TEXT_CHARACTERS", 0)
+    assert normalise_comment_text(array).to_pylist() == small_text
+    generic, keys = authenticity._generic_and_duplicate_keys(array)
+    assert generic.tolist() == small_generic.tolist() and generic.any()
+    # Equal keys in one path are equal keys in the other (codes may be numbered differently).
+    assert pd.factorize(keys)[0].tolist() == pd.factorize(small_keys)[0].tolist()
+    assert len(set(keys.tolist())) < len(keys)
+
+
+def test_small_mixed_text_tokenised_whole_by_the_unicode_kernels(monkeypatch):
+    array = pa.array(TEXTS, type=pa.large_string())
+    vectorizer = text.TextVectorizer(min_df=1).fit(array)
+    small = [a.tolist() for a in vectorizer.token_ids(array)]
+    monkeypatch.setattr(text, "SMALL_MIXED_BYTES", 0)
+    assert [a.tolist() for a in vectorizer.token_ids(array)] == small and len(small[0]) > 0
 
 
 def test_digit_count_matches_pandas_regex_count():
