@@ -137,7 +137,7 @@ def _numeric_values(accounts: pd.DataFrame, column: str) -> np.ndarray:
     than the whole classifier when one creator's sample is scored."""
     if column not in accounts.columns:
         return np.full(len(accounts), np.nan)
-    values = accounts[column]
+    values = _column_array(accounts, column)
     kind = getattr(values.dtype, "kind", "O")
     if kind in "iufb":
         numbers = _float_array(values)
@@ -147,18 +147,27 @@ def _numeric_values(accounts: pd.DataFrame, column: str) -> np.ndarray:
     return _numeric_column(accounts, column).to_numpy(dtype="float64")
 
 
+def _column_array(accounts: pd.DataFrame, column: str):
+    """The array a frame's column holds (numpy, or a pandas extension array), without the
+    Series `accounts[column]` builds (~10-25 us each; an audit reads a dozen columns)."""
+    position = accounts.columns.get_loc(column)
+    if isinstance(position, int):
+        return accounts._get_column_array(position)
+    return accounts[column].array  # a repeated name: pandas' own path and its error
+
+
 _MASKED_ARRAYS = (pd.arrays.IntegerArray, pd.arrays.BooleanArray, pd.arrays.FloatingArray)
 
 
-def _float_array(values: pd.Series) -> np.ndarray:
-    """A numeric or boolean column as float64, NaN for missing. Nullable (Int64, boolean)
-    arrays convert themselves (~6 us; the Series' conversion costs ~30 us a column); other
-    extension arrays go through their Arrow form."""
-    if isinstance(values.array, _MASKED_ARRAYS):
-        return values.array.to_numpy(dtype="float64", na_value=np.nan)
+def _float_array(values) -> np.ndarray:
+    """A numeric or boolean column's array as float64, NaN for missing. Nullable (Int64,
+    boolean) arrays convert themselves (~6 us; the Series' conversion costs ~30 us a column);
+    other extension arrays go through their Arrow form."""
+    if isinstance(values, _MASKED_ARRAYS):
+        return values.to_numpy(dtype="float64", na_value=np.nan)
     if not isinstance(values.dtype, np.dtype):
         try:
-            array = pa.array(values.array)
+            array = pa.array(values)
         except (TypeError, ValueError, pa.ArrowException):
             array = None
         if isinstance(array, pa.ChunkedArray):
@@ -167,7 +176,7 @@ def _float_array(values: pd.Series) -> np.ndarray:
                                   or pa.types.is_floating(array.type)
                                   or pa.types.is_boolean(array.type)):
             return pc.cast(array, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
-    return values.to_numpy(dtype="float64", na_value=np.nan)
+    return pd.Series(values, copy=False).to_numpy(dtype="float64", na_value=np.nan)
 
 
 def ascii_digit_count(text) -> np.ndarray:
@@ -205,14 +214,15 @@ def _large_string_array(text) -> pa.Array:
     return array.cast(pa.large_string()) if array.type != pa.large_string() else array
 
 
-def _username_length_and_digits(username: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(characters, digits) of each username as str (as `str.len()` / `str.count(r"\\d")`
-    count them), NaN where the username is missing."""
-    names = username if isinstance(username.dtype, pd.StringDtype) else username.astype("str")
+def _username_length_and_digits(username, missing: np.ndarray
+                                ) -> tuple[np.ndarray, np.ndarray]:
+    """(characters, digits) of each username (a column's array) as str (as `str.len()` /
+    `str.count(r"\\d")` count them), NaN where the username is `missing`."""
+    names = (username if isinstance(username.dtype, pd.StringDtype)
+             else pd.Series(username, copy=False).astype("str"))
     array = _large_string_array(names)
     length = pc.utf8_length(array).to_numpy(zero_copy_only=False).astype("float64")
     digits = ascii_digit_count(array)
-    missing = username.isna().to_numpy()
     length[missing] = np.nan
     digits[missing] = np.nan
     return length, digits
@@ -229,9 +239,10 @@ def _feature_matrix(accounts: pd.DataFrame) -> np.ndarray:
     digits = _numeric_values(accounts, "username_digit_count")
     ratio = _numeric_values(accounts, "username_digit_ratio")
     if "username" in accounts.columns:
-        username = accounts["username"]
-        has_name = username.notna().to_numpy()
-        name_length, name_digits = _username_length_and_digits(username)
+        username = _column_array(accounts, "username")
+        missing = np.asarray(pd.isna(username), dtype=bool)
+        has_name = ~missing
+        name_length, name_digits = _username_length_and_digits(username, missing)
         length = np.where(has_name, name_length, length)
         digits = np.where(has_name, name_digits, digits)
     with np.errstate(invalid="ignore", divide="ignore"):
