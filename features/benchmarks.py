@@ -60,16 +60,19 @@ class CohortReference:
                   ) -> dict[str, np.ndarray]:
         n = len(cohort)
         out: dict[str, np.ndarray] = {}
+        # The cohorts present (one when scoring one creator), not every fitted one.
+        present = np.unique(cohort[cohort >= 0]).tolist()
         size = np.zeros(n)
-        for code, count in self.cohort_size_.items():
-            size[cohort == code] = count
+        for code in present:
+            if code in self.cohort_size_:
+                size[cohort == code] = self.cohort_size_[code]
         out["cohort_size"] = size
         for name in BENCHMARKED_METRICS:
             values = np.asarray(metrics[name], dtype="float64")
             percentile = np.full(n, np.nan)
             median = np.full(n, np.nan)
-            for code in np.unique(cohort[cohort >= 0]):
-                reference = self.sorted_values_[name].get(int(code))
+            for code in present:
+                reference = self.sorted_values_[name].get(code)
                 if reference is None or len(reference) == 0:
                     continue
                 rows = np.flatnonzero(cohort == code)
@@ -79,7 +82,7 @@ class CohortReference:
                 percentile[rows] = np.where(
                     np.isnan(x), np.nan, 100.0 * (below + 0.5 * (not_above - below))
                     / len(reference))
-                median[rows] = self.cohort_median_[name][int(code)]
+                median[rows] = self.cohort_median_[name][code]
             out[f"{name}_cohort_percentile"] = percentile
             if name == "engagement_rate_median":
                 with np.errstate(divide="ignore", invalid="ignore"):
@@ -87,7 +90,10 @@ class CohortReference:
                         median > 0, values / median, np.nan)
         lpc = np.asarray(metrics[LIKES_PER_COMMENT], dtype="float64")
         z = np.full(n, np.nan)
-        for code, (center, scale) in self.log_likes_per_comment_center_.items():
+        for code in present:
+            if code not in self.log_likes_per_comment_center_:
+                continue
+            center, scale = self.log_likes_per_comment_center_[code]
             rows = np.flatnonzero((cohort == code) & (lpc > 0))
             z[rows] = (np.log(lpc[rows]) - center) / scale
         out["likes_per_comment_cohort_robust_z"] = z
