@@ -150,9 +150,10 @@ class FeaturePipeline:
 
     @staticmethod
     def _frame(values: dict[str, np.ndarray], names: list[str], index: pd.Index) -> pd.DataFrame:
-        missing = [name for name in names if name not in values]
-        extra = [name for name in values if name not in names]
-        if missing or extra:  # the registry and the code must agree
+        if len(values) != len(names) or not values.keys() >= set(names):
+            # The registry and the code must agree.
+            missing = [name for name in names if name not in values]
+            extra = [name for name in values if name not in names]
             raise RuntimeError(f"feature columns out of sync: missing {missing}, extra {extra}")
         # One 2-D block: building ~100 single columns costs more than the features themselves
         # when scoring one creator.

@@ -55,12 +55,15 @@ class Scores:
     feature, label, family, value, contribution, direction, text, ...); features: the feature
     frame the rows were scored from (same rows, same order) and planned: the planned
     collaborations scored (None without a campaign), so callers can explain or re-score a
-    subset without recomputing."""
+    subset without recomputing; matrix: the features as a FeatureMatrix."""
 
     columns: dict[str, np.ndarray]
     explanations: dict = field(default_factory=dict)
     features: pd.DataFrame | None = None
     planned: pd.DataFrame | None = None
+    # `features` as the float matrix the models read (FeatureMatrix.of(features)), for the
+    # answer to read the rows from without converting the frame again.
+    matrix: FeatureMatrix | None = None
 
     @cached_property
     def table(self) -> pd.DataFrame:
@@ -363,7 +366,8 @@ class ScoringBundle:
         columns["feature_version"] = np.full(n, self.feature_version, dtype=object)
         explanations = (self.explain(matrix, conv, campaign_ids, creator_ids, top_n)
                         if explain else {})
-        return Scores(columns=columns, explanations=explanations, features=X, planned=planned)
+        return Scores(columns=columns, explanations=explanations, features=X, planned=planned,
+                      matrix=matrix)
 
     # -- explanations ----------------------------------------------------------------------
     def explain(self, X, conv: FeatureMatrix | None, campaign_ids, creator_ids,
