@@ -42,10 +42,17 @@ def _to_numpy(column: Column, dtype, na_value) -> np.ndarray:
     return column.to_numpy(dtype=dtype, na_value=na_value)
 
 
+# pandas' nullable arrays (numbers and booleans with a mask), which convert themselves.
+MASKED_ARRAYS = (pd.arrays.IntegerArray, pd.arrays.BooleanArray, pd.arrays.FloatingArray)
+
+
 def as_float(series: Column | None, n: int | None = None) -> np.ndarray:
     """Numeric / nullable / boolean column as float64 with NaN for missing values."""
     if series is None:
         return np.full(n or 0, np.nan)
+    values = series.array if isinstance(series, pd.Series) else series
+    if isinstance(values, MASKED_ARRAYS):  # Int64, boolean: ~4 us, against ~10 via Arrow
+        return values.to_numpy(dtype="float64", na_value=np.nan)
     array = arrow_array(series)
     if array is not None:
         if pa.types.is_integer(array.type):

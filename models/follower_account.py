@@ -39,6 +39,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import StratifiedKFold
 
 from data.domain import INFLUENCER_MIN_FOLLOWERS, MASS_FOLLOWER_MIN_FOLLOWING
+from features.arrays import MASKED_ARRAYS
 from models.cache import BoundedCache
 from models.compiled import CompiledBooster, compile_booster
 from models.quantification import (
@@ -156,14 +157,11 @@ def _column_array(accounts: pd.DataFrame, column: str):
     return accounts[column].array  # a repeated name: pandas' own path and its error
 
 
-_MASKED_ARRAYS = (pd.arrays.IntegerArray, pd.arrays.BooleanArray, pd.arrays.FloatingArray)
-
-
 def _float_array(values) -> np.ndarray:
     """A numeric or boolean column's array as float64, NaN for missing. Nullable (Int64,
     boolean) arrays convert themselves (~6 us; the Series' conversion costs ~30 us a column);
     other extension arrays go through their Arrow form."""
-    if isinstance(values, _MASKED_ARRAYS):
+    if isinstance(values, MASKED_ARRAYS):
         return values.to_numpy(dtype="float64", na_value=np.nan)
     if not isinstance(values.dtype, np.dtype):
         try:

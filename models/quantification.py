@@ -195,11 +195,13 @@ class FakeShareEstimator(BaseEstimator):
         groups are estimated with it (one creator alone gets its row of a batch, and the
         service's feature cache may reuse it)."""
         p = clip(p, 1e-6, 1 - 1e-6)
-        prior = np.full(n_groups, self.training_prior)
+        prior = clip(np.full(n_groups, self.training_prior), 0.0, 1.0)
         active = np.ones(n_groups, dtype=bool)
         for _ in range(SLD_ITERATIONS):
             # Only the accounts of groups still moving: a converged group's prior is final.
-            updated = _group_sums(self.posterior(p, prior[group]), group, n_groups
+            # p is in [0, 1] and every prior a mean of posteriors (or the training prior):
+            # Bayes' rule without posterior()'s clipping and filling, which change nothing here.
+            updated = _group_sums(self._bayes(p, prior[group]), group, n_groups
                                   ) / np.maximum(n, 1.0)
             converged = np.abs(updated - prior) < SLD_TOLERANCE
             prior = np.where(active, updated, prior)
@@ -265,6 +267,10 @@ class FakeShareEstimator(BaseEstimator):
         share = np.asarray(share, dtype="float64")
         # Missing shares at the training prior (infinite shares end at 0 or 1 either way).
         prior = clip(fill_nan(share, self.training_prior), 0.0, 1.0)
+        return self._bayes(p, prior)
+
+    def _bayes(self, p: np.ndarray, prior: np.ndarray) -> np.ndarray:
+        """`posterior` of probabilities and priors already in [0, 1]."""
         a = prior / self.training_prior * p
         b = (1.0 - prior) / (1.0 - self.training_prior) * (1.0 - p)
         with np.errstate(invalid="ignore", divide="ignore"):
