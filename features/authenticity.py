@@ -167,6 +167,10 @@ ASCII_NOT_LETTER_DIGIT_SPACE = r"[^A-Za-z0-9\t\n\f\r ]+"
 _KEPT_CHARACTERS: dict[str, bool] = {}
 # Up to this many characters, Unicode text is filtered in Python with _KEPT_CHARACTERS.
 SMALL_TEXT_CHARACTERS = 20_000
+# Up to this many bytes (one creator's comments: ~1.5 kB for 80), comments are normalised in
+# Python (`_normalised_small`); beyond, Arrow's kernels cost less (a batch's ~15 kB: ~1 ms
+# more in Python).
+PYTHON_TEXT_BYTES = 4_000
 
 
 def _normalise(array: pa.Array, removed: str) -> pa.Array:
@@ -210,13 +214,13 @@ _WHITESPACE_RUN = re.compile(r"[\t\n\f\r ]+")
 
 def _normalised_small(array: pa.Array) -> list | None:
     """`normalise_comment_text` as a list, computed in Python for texts of at most
-    SMALL_TEXT_CHARACTERS bytes (None beyond): Arrow's regex kernels compile their pattern
+    PYTHON_TEXT_BYTES bytes (None beyond): Arrow's regex kernels compile their pattern
     on every call (~0.1 ms each, several per request), more than one creator's comments cost.
     Same text: Arrow lowers it; ASCII text loses what the ASCII class removes, other text the
     characters the Unicode regex removes (`_learn_characters`); whitespace runs become one
     space and the ends are trimmed (only spaces remain by then, so trimming them is
     utf8_trim_whitespace)."""
-    if text_bytes(array) > SMALL_TEXT_CHARACTERS:
+    if text_bytes(array) > PYTHON_TEXT_BYTES:
         return None
     texts = pc.utf8_lower(array).to_pylist()
     wide = [text for text in texts if text is not None and not text.isascii()]

@@ -50,9 +50,10 @@ def test_comment_normalisation_small_and_kernel_paths_agree(monkeypatch):
                      + [chr(c) + "x " + chr(c + 1) for c in range(0x80, 0x3000, 5)]
                      + ["Nice!!", "nice", "🔥🔥", " 🔥🔥 ", "KELVIN \u212a", "love it ❤️"],
                      type=pa.large_string())
+    monkeypatch.setattr(authenticity, "PYTHON_TEXT_BYTES", 10 ** 9)
     small_text = normalise_comment_text(array).to_pylist()
     small_generic, small_keys = authenticity._generic_and_duplicate_keys(array)
-    monkeypatch.setattr(authenticity, "SMALL_TEXT_CHARACTERS", 0)
+    monkeypatch.setattr(authenticity, "PYTHON_TEXT_BYTES", 0)
     assert normalise_comment_text(array).to_pylist() == small_text
     generic, keys = authenticity._generic_and_duplicate_keys(array)
     assert generic.tolist() == small_generic.tolist() and generic.any()
