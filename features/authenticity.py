@@ -207,8 +207,9 @@ def _learn_characters(texts: list) -> None:
         _KEPT_CHARACTERS.update(zip(unseen, pc.not_equal(classed, "").to_pylist(), strict=True))
 
 
-# Python's regexes with RE2's classes, for the small path: RE2's \s is [\t\n\f\r ].
-_ASCII_REMOVED = re.compile(r"[^A-Za-z0-9\t\n\f\r ]+")
+# The small path's regexes in Python: the same ASCII class (Python and RE2 agree on it), and
+# RE2's \s spelled out (Python's \s also matches \v and Unicode spaces).
+_ASCII_REMOVED = re.compile(ASCII_NOT_LETTER_DIGIT_SPACE)
 _WHITESPACE_RUN = re.compile(r"[\t\n\f\r ]+")
 
 
