@@ -16,7 +16,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from data.contract import NICHES
-from features.text import TextVectorizer
+from features.arrays import large_strings
+from features.text import TextVectorizer, tokenize
 
 DECLARED_NICHE_WEIGHT = 0.5
 MIN_CREATORS_PER_CENTROID = 3
@@ -75,7 +76,11 @@ class NicheModel:
     """Text vectorizer + lexicon matrix + niche centroids, fitted on training creators."""
 
     def fit(self, creator_texts, declared_niche_code: np.ndarray) -> NicheModel:
-        self.vectorizer_ = TextVectorizer(extra_vocabulary=LEXICON_WORDS).fit(creator_texts)
+        # Tokenised once for the vocabulary and the counts (tokenising is most of the fit).
+        documents, tokens = tokenize(creator_texts)
+        n_texts = len(large_strings(creator_texts))
+        self.vectorizer_ = TextVectorizer(extra_vocabulary=LEXICON_WORDS).fit_tokens(
+            documents, tokens, n_texts)
         vocabulary = {w: i for i, w in enumerate(self.vectorizer_.vocabulary_)}
         rows, cols = [], []
         for niche_code, niche in enumerate(NICHES):
@@ -85,7 +90,8 @@ class NicheModel:
         # A word listed under two niches counts for both (e.g. "training": fitness, sports).
         self.lexicon_matrix_ = sp.csr_matrix(
             (np.ones(len(rows)), (rows, cols)), shape=(len(vocabulary), len(NICHES)))
-        tfidf = self.vectorizer_.tfidf(self.vectorizer_.counts(creator_texts))
+        tfidf = self.vectorizer_.tfidf(self.vectorizer_.counts_of_tokens(documents, tokens,
+                                                                         n_texts))
         centroids = np.zeros((len(NICHES), len(vocabulary)))
         has_centroid = np.zeros(len(NICHES), dtype=bool)
         declared_niche_code = np.asarray(declared_niche_code)

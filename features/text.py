@@ -104,8 +104,12 @@ class TextVectorizer:
         self.extra_vocabulary = extra_vocabulary
 
     def fit(self, texts) -> TextVectorizer:
-        documents, tokens = tokenize(texts)
-        n_documents = len(large_strings(texts))
+        return self.fit_tokens(*tokenize(texts), len(large_strings(texts)))
+
+    def fit_tokens(self, documents: np.ndarray, tokens: pa.Array, n_documents: int
+                   ) -> TextVectorizer:
+        """`fit` from the texts' `tokenize` output (tokenising is most of the cost: a caller
+        that also needs the texts' counts, `counts_of_tokens`, tokenises once)."""
         keep = self._usable(tokens)
         documents, tokens = documents[keep], tokens.filter(pa.array(keep))
         encoded = pc.dictionary_encode(tokens)
@@ -113,8 +117,7 @@ class TextVectorizer:
             encoded = encoded.combine_chunks()
         codes = encoded.indices.to_numpy(zero_copy_only=False).astype("int64")
         words = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
-        pairs = np.unique(documents * max(len(words), 1) + codes) if len(codes) else codes
-        document_frequency = np.bincount(pairs % max(len(words), 1), minlength=len(words))
+        document_frequency = _document_frequency(documents, codes, len(words), n_documents)
         frequent = np.flatnonzero(document_frequency >= self.min_df)
         frequent = frequent[np.argsort(-document_frequency[frequent], kind="stable")]
         frequent = frequent[: self.max_features]
@@ -143,7 +146,11 @@ class TextVectorizer:
 
     def token_ids(self, texts) -> tuple[np.ndarray, np.ndarray]:
         """(document index, vocabulary id) of every known token, in document order."""
-        documents, tokens = tokenize(texts)
+        return self.ids_of_tokens(*tokenize(texts))
+
+    def ids_of_tokens(self, documents: np.ndarray, tokens: pa.Array
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """`token_ids` from the texts' `tokenize` output."""
         ids = pc.index_in(tokens, value_set=self.vocabulary_array_)
         known = pc.is_valid(ids).to_numpy(zero_copy_only=False)
         ids = ids.fill_null(0).to_numpy(zero_copy_only=False).astype("int64")
@@ -151,8 +158,12 @@ class TextVectorizer:
 
     def counts(self, texts) -> sp.csr_matrix:
         """Token counts (documents x vocabulary); unknown words are ignored."""
-        n_documents = len(large_strings(texts))
-        documents, ids = self.token_ids(texts)
+        return self.counts_of_tokens(*tokenize(texts), len(large_strings(texts)))
+
+    def counts_of_tokens(self, documents: np.ndarray, tokens: pa.Array, n_documents: int
+                         ) -> sp.csr_matrix:
+        """`counts` from the texts' `tokenize` output."""
+        documents, ids = self.ids_of_tokens(documents, tokens)
         return count_matrix(documents, ids, n_documents, len(self.vocabulary_), dense=False)
 
     def tfidf(self, counts: sp.spmatrix | np.ndarray) -> sp.csr_matrix | np.ndarray:
@@ -167,6 +178,17 @@ class TextVectorizer:
         norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
         scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
         return sp.csr_matrix(sp.diags(scale) @ weighted)
+
+
+def _document_frequency(documents: np.ndarray, codes: np.ndarray, n_codes: int,
+                        n_documents: int) -> np.ndarray:
+    """Number of documents each code occurs in. The distinct (document, code) pairs are the
+    entries of a documents x codes sparse matrix (building it sums duplicates, sorting each
+    document's few codes: ~5x faster than one sort of every pair)."""
+    pairs = sp.csr_matrix((np.ones(len(codes), dtype="int32"), (documents, codes)),
+                          shape=(n_documents, n_codes))
+    pairs.sum_duplicates()
+    return np.bincount(pairs.indices, minlength=n_codes)
 
 
 # Up to this many cells (documents x vocabulary) a counts matrix is a dense array: scoring a
