@@ -71,3 +71,31 @@ def audience_features(ent: Entities, audience: pd.DataFrame | None,
     out["has_audience_sample"] = has.astype("float64")[entity_to_creator]
     out["audience_sample_size"] = size[entity_to_creator]
     return out
+
+
+class AudienceMemo:
+    """The audience features of one audience sample's creators, computed once and reused.
+
+    A creator's sample is not dated and each audience is audited on its own (the share of an
+    audience never depends on the others audited with it), so the audience features of a
+    creator are the same for every entity of that creator: a collaboration as of any date, a
+    candidate of any campaign. `features` remembers the first result that has one entity per
+    creator (the creators' features) and answers later entities of those creators from it.
+    """
+
+    def __init__(self, audience: pd.DataFrame | None):
+        self.audience = audience
+        self.creator_ids: np.ndarray | None = None
+        self.values: dict[str, np.ndarray] | None = None
+
+    def features(self, ent: Entities, scorer: FollowerAudit) -> dict[str, np.ndarray]:
+        """`audience_features(ent, self.audience, scorer)`."""
+        if self.values is not None:
+            rows = index_of(ent.creator_ids, self.creator_ids)
+            if (rows >= 0).all():
+                return {name: values[rows] for name, values in self.values.items()}
+        out = audience_features(ent, self.audience, scorer)
+        if self.values is None and len(set(ent.creator_ids.tolist())) == ent.n:
+            self.creator_ids = ent.creator_ids
+            self.values = {name: values.copy() for name, values in out.items()}
+        return out

@@ -14,7 +14,6 @@ figures logged with a version are the figures of that version.
 """
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -34,7 +33,7 @@ from training import metrics
 from training.evaluation import evaluate_predictions, risk_metrics
 from training.follower_accounts import train_default_follower_classifier
 from training.splits import CampaignSplit, random_split_mask, time_split_campaigns
-from training.stress import evaluate_candidates
+from training.stress import candidate_rows, evaluate_candidates, planned_candidates
 
 Progress = Callable[[str], None]
 
@@ -213,11 +212,19 @@ def median_revenue_per_conversion(collabs: pd.DataFrame, rows: np.ndarray) -> fl
     return float(np.median(revenue[sold] / y[sold])) if sold.any() else float("nan")
 
 
+def held_out_campaigns(collabs: pd.DataFrame, slices: np.ndarray) -> np.ndarray:
+    """The campaigns of the test collaborations, in order of appearance."""
+    return collabs["campaign_id"][slices == "test"].unique()
+
+
 def evaluate_bundle(bundle: ScoringBundle, ds: Dataset, collabs: pd.DataFrame,
                     X_collab: pd.DataFrame, slices: np.ndarray, X_creators: pd.DataFrame,
                     labels_test: pd.DataFrame | None, truth: dict[str, pd.DataFrame] | None,
-                    config: TrainConfig) -> tuple[dict[str, float], pd.DataFrame, pd.DataFrame]:
-    """(metrics, prediction frame of every labelled collaboration, risk test frame)."""
+                    config: TrainConfig, candidate_X: pd.DataFrame | None = None
+                    ) -> tuple[dict[str, float], pd.DataFrame, pd.DataFrame]:
+    """(metrics, prediction frame of every labelled collaboration, risk test frame).
+    candidate_X: the collaboration features of the test campaigns' candidates (see
+    training.stress.candidate_frame), when already computed."""
     test_rows, train_rows, cal_rows = (slices == "test", slices == "train",
                                        slices == "calibration")
     predictions = prediction_frame(bundle, ds, collabs, X_collab, truth)
@@ -231,8 +238,8 @@ def evaluate_bundle(bundle: ScoringBundle, ds: Dataset, collabs: pd.DataFrame,
         scores.update(risk_metrics(labels_test, risk_test))
         risk_test = labels_test.set_index("creator_id").join(risk_test, how="inner")
     # Generated worlds: every candidate of the test campaigns, hired or not, against truth.
-    test_campaigns = collabs["campaign_id"][test_rows].unique()
-    scores.update(evaluate_candidates(bundle, ds, truth, test_campaigns))
+    scores.update(evaluate_candidates(bundle, ds, truth, held_out_campaigns(collabs, slices),
+                                      candidate_X))
     scores["n_train_collaborations"] = float(train_rows.sum())
     scores["n_calibration_collaborations"] = float(cal_rows.sum())
     return scores, predictions, risk_test
@@ -261,55 +268,66 @@ def train_and_evaluate(ds: Dataset, config: TrainConfig | None = None,
         follower_classifier, follower_info = fit_follower_classifier(config)
     lap("follower_classifier")
 
-    # Every step below audits the same sampled follower accounts (the creators' features, the
-    # collaborations', the test candidates'): each account is predicted once and remembered
-    # for the run. Exact (keyed by the account's content); ~230 bytes an audience row.
-    with _remembering_accounts(follower_classifier, ds), \
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="follower-scores") as helper:
-        # The two cores at work at once: the sampled accounts are scored (into the run's
-        # cache) while the pipeline learns its text model and cohorts; the creators' features
-        # then find every account's probability remembered.
-        scored = _score_accounts_ahead(follower_classifier, ds, helper)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="training-helper") as helper:
+        # Both cores at work: a large sample's follower classifier is compiled while the
+        # pipeline learns its text model and cohorts (which audit no account).
+        compiling = helper.submit(_compile_for_run, follower_classifier, ds)
         progress("feature pipeline")
         pipeline = FeaturePipeline(follower_scorer=follower_classifier).fit(ds)
         lap("pipeline_fit")
-        scored.result()  # the helper's errors are raised here
-        lap("follower_scores_wait")
-        X_creators = pipeline.transform_creators(ds)
-        lap("creator_features")
+        compiling.result()  # the helper's errors are raised here
+        lap("follower_compile_wait")
 
-        progress("fake-follower risk model")
-        labels_train, labels_test = split_audited_creators(ds.authenticity_labels, config)
-        risk_model = fit_risk_model(X_creators, labels_train, config)
-        lap("risk_model")
+        # The creators' features audit every sampled account; the collaborations' and the
+        # candidates' reuse each creator's audience features (FeaturePipeline.
+        # remembering_audiences: a sample is not dated), so no account is audited twice.
+        with pipeline.remembering_audiences(ds):
+            X_creators = pipeline.transform_creators(ds)
+            lap("creator_features")
 
-        progress("collaboration features")
-        X_collab = pipeline.transform_collaborations(ds, collabs[["campaign_id", "creator_id",
-                                                                  "compensation", "cost"]])
-        lap("collaboration_features")
+            slices = split.slice_of(collabs["campaign_id"].to_numpy(dtype=object))
+            # The test campaigns' candidates (generated worlds) need only the fitted
+            # pipeline: their features are computed on the helper thread while the main one
+            # trains the models and computes the collaborations' features.
+            candidate_X = _candidate_features_ahead(pipeline, ds, truth,
+                                                    held_out_campaigns(collabs, slices), helper)
 
-        progress("conversion model")
-        risk_collab = risk_model.predict(X_collab, num_threads=config.num_threads)
-        conv_X = add_derived_features(X_collab, risk_collab["fake_share"].to_numpy())
-        slices = split.slice_of(collabs["campaign_id"].to_numpy(dtype=object))
-        y = collabs["conversions"].to_numpy(dtype="float64")
-        train_rows, test_rows = slices == "train", slices == "test"
-        conversion_model = fit_conversion_model(conv_X, y, train_rows, slices == "calibration",
-                                                config)
-        lap("conversion_model")
+            progress("fake-follower risk model")
+            labels_train, labels_test = split_audited_creators(ds.authenticity_labels, config)
+            risk_model = fit_risk_model(X_creators, labels_train, config)
+            lap("risk_model")
 
-        bundle = ScoringBundle(
-            pipeline, follower_classifier, risk_model, conversion_model,
-            revenue_per_conversion=median_revenue_per_conversion(collabs, train_rows),
-            feature_version=FEATURE_VERSION, num_threads=1,
-            metadata={"train_config": asdict(config), "follower_info": _jsonable(follower_info),
-                      "n_collaborations": int(len(collabs)), "n_creators": int(len(ds.creators))})
+            progress("collaboration features")
+            X_collab = pipeline.transform_collaborations(ds, collabs[[
+                "campaign_id", "creator_id", "compensation", "cost"]])
+            lap("collaboration_features")
 
-        progress("evaluation")
-        scores, predictions, risk_test = evaluate_bundle(
-            bundle, ds, collabs, X_collab, slices, X_creators, labels_test, truth, config)
-        scores.update(_follower_metrics(follower_info))
-        lap("evaluation")
+            progress("conversion model")
+            risk_collab = risk_model.predict(X_collab, num_threads=config.num_threads)
+            conv_X = add_derived_features(X_collab, risk_collab["fake_share"].to_numpy())
+            y = collabs["conversions"].to_numpy(dtype="float64")
+            train_rows, test_rows = slices == "train", slices == "test"
+            conversion_model = fit_conversion_model(conv_X, y, train_rows,
+                                                    slices == "calibration", config)
+            lap("conversion_model")
+
+            bundle = ScoringBundle(
+                pipeline, follower_classifier, risk_model, conversion_model,
+                revenue_per_conversion=median_revenue_per_conversion(collabs, train_rows),
+                feature_version=FEATURE_VERSION, num_threads=1,
+                metadata={"train_config": asdict(config),
+                          "follower_info": _jsonable(follower_info),
+                          "n_collaborations": int(len(collabs)),
+                          "n_creators": int(len(ds.creators))})
+
+            candidate_features = candidate_X.result()
+            lap("candidate_features_wait")
+            progress("evaluation")
+            scores, predictions, risk_test = evaluate_bundle(
+                bundle, ds, collabs, X_collab, slices, X_creators, labels_test, truth, config,
+                candidate_features)
+            scores.update(_follower_metrics(follower_info))
+            lap("evaluation")
     scores["training_seconds"] = float(sum(timings.values()))
     return TrainResult(
         bundle=bundle, metrics=scores, config=config, split=split,
@@ -320,33 +338,26 @@ def train_and_evaluate(ds: Dataset, config: TrainConfig | None = None,
         follower_info=follower_info or {}, timings=timings)
 
 
-def _remembering_accounts(follower_classifier, ds: Dataset):
-    """FollowerAccountClassifier.remembering for every account of `ds`'s audience sample (the
-    rule-based scorer is arithmetic: nothing to remember)."""
-    if not hasattr(follower_classifier, "remembering") or ds.audience_sample is None \
-            or len(ds.audience_sample) == 0:
-        return contextlib.nullcontext()
-    return follower_classifier.remembering(len(ds.audience_sample))
-
-
-def _score_accounts_ahead(follower_classifier, ds: Dataset, helper: ThreadPoolExecutor
-                          ) -> Future:
-    """Score every sampled account of `ds` on the `helper` thread, into the classifier's
-    cache of the run (`_remembering_accounts`); on a large sample, compile the classifier
-    first (COMPILE_MIN_ACCOUNTS). A no-op without an audience sample or a cache (the
-    rule-based scorer)."""
+def _compile_for_run(follower_classifier, ds: Dataset) -> None:
+    """Compile the follower classifier when `ds` samples COMPILE_MIN_ACCOUNTS accounts or
+    more (and compiling is enabled: models.compiled.compile_enabled). When the compiled
+    library cannot be built or checked, LightGBM predicts: the same numbers."""
     audience = ds.audience_sample
-    if audience is None or len(audience) == 0 \
-            or getattr(follower_classifier, "account_cache", None) is None:
+    if audience is None or len(audience) < COMPILE_MIN_ACCOUNTS or not compile_enabled() \
+            or not hasattr(follower_classifier, "compile") or follower_classifier.is_compiled:
+        return
+    follower_classifier.compile()
+
+
+def _candidate_features_ahead(pipeline: FeaturePipeline, ds: Dataset,
+                              truth: dict[str, pd.DataFrame] | None, campaign_ids: np.ndarray,
+                              helper: ThreadPoolExecutor) -> Future:
+    """The collaboration features of the candidates of `campaign_ids` (None when the data has
+    no candidate truth for them), computed on the `helper` thread."""
+    rows = candidate_rows(truth, campaign_ids)
+    if rows is None:
         return helper.submit(lambda: None)
-
-    def score() -> None:
-        if len(audience) >= COMPILE_MIN_ACCOUNTS and compile_enabled() \
-                and not follower_classifier.is_compiled:
-            follower_classifier.compile()  # False: LightGBM predicts, same numbers
-        follower_classifier.predict_fake_proba(audience)
-
-    return helper.submit(score)
+    return helper.submit(pipeline.transform_collaborations, ds, planned_candidates(rows))
 
 
 def _with_target(X: pd.DataFrame, y: np.ndarray) -> pd.DataFrame:

@@ -39,20 +39,39 @@ CANDIDATE_TRUTH = "candidate_truth"
 RANKING_FIGURES = ("ndcg_at_10_roi", "roi_captured_at_10", "spearman")
 
 
-def candidate_frame(bundle, ds: Dataset, candidates: pd.DataFrame) -> pd.DataFrame:
-    """`bundle`'s predictions for candidate truth rows, with the truth beside them.
+def candidate_rows(truth: dict[str, pd.DataFrame] | None,
+                   campaign_ids: Iterable[str]) -> pd.DataFrame | None:
+    """The rows of truth["candidate_truth"] of `campaign_ids` (None without candidate truth
+    or without a row)."""
+    if not truth or CANDIDATE_TRUTH not in truth:
+        return None
+    table = truth[CANDIDATE_TRUTH]
+    rows = table[table["campaign_id"].isin(list(campaign_ids))].reset_index(drop=True)
+    return None if rows.empty else rows
 
-    candidates: rows of truth["candidate_truth"] (campaign_id, creator_id, compensation, cost,
-    expected_conversions, expected_revenue, conversions).
-    """
+
+def planned_candidates(candidates: pd.DataFrame) -> pd.DataFrame:
+    """The (campaign_id, creator_id, compensation, cost) rows a `candidate_frame` scores."""
     required = ("campaign_id", "creator_id", "compensation", "cost", "expected_conversions",
                 "expected_revenue", "conversions")
     missing = [c for c in required if c not in candidates.columns]
     if missing:
         raise ValueError(f"candidate_truth: missing column(s) {missing}")
-    planned = candidates[["campaign_id", "creator_id", "compensation", "cost"]].reset_index(
+    return candidates[["campaign_id", "creator_id", "compensation", "cost"]].reset_index(
         drop=True)
-    X = bundle.pipeline.transform_collaborations(ds, planned)
+
+
+def candidate_frame(bundle, ds: Dataset, candidates: pd.DataFrame,
+                    X: pd.DataFrame | None = None) -> pd.DataFrame:
+    """`bundle`'s predictions for candidate truth rows, with the truth beside them.
+
+    candidates: rows of truth["candidate_truth"] (campaign_id, creator_id, compensation, cost,
+    expected_conversions, expected_revenue, conversions). X: the collaboration features of
+    `planned_candidates(candidates)` by this bundle's pipeline (computed here when None).
+    """
+    planned = planned_candidates(candidates)
+    if X is None:
+        X = bundle.pipeline.transform_collaborations(ds, planned)
     table = bundle.score_features(ds, X, planned).table
     frame = table[["campaign_id", "creator_id", "cost", "revenue_per_conversion",
                    "expected_conversions", "expected_conversions_low",
@@ -111,15 +130,14 @@ def candidate_metrics(frame: pd.DataFrame) -> dict[str, float]:
 
 
 def evaluate_candidates(bundle, ds: Dataset, truth: dict[str, pd.DataFrame] | None,
-                        campaign_ids: Iterable[str]) -> dict[str, float]:
-    """candidate_metrics of `bundle` on the candidates of `campaign_ids` ({} without truth)."""
-    if not truth or CANDIDATE_TRUTH not in truth:
+                        campaign_ids: Iterable[str], X: pd.DataFrame | None = None
+                        ) -> dict[str, float]:
+    """candidate_metrics of `bundle` on the candidates of `campaign_ids` ({} without truth).
+    X: the collaboration features of those candidates (see `candidate_frame`), when known."""
+    rows = candidate_rows(truth, campaign_ids)
+    if rows is None:
         return {}
-    table = truth[CANDIDATE_TRUTH]
-    rows = table[table["campaign_id"].isin(list(campaign_ids))].reset_index(drop=True)
-    if rows.empty:
-        return {}
-    return candidate_metrics(candidate_frame(bundle, ds, rows))
+    return candidate_metrics(candidate_frame(bundle, ds, rows, X))
 
 
 # --- the suite -------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from data.loader import validate_tables
+from data.synthetic import generate_world
 from features import FEATURE_VERSION, FEATURES, FeaturePipeline, build_feature_frames
 from features.catalogue import FAMILIES
 from models.follower_account import RuleBasedFollowerScorer
@@ -163,3 +165,48 @@ def test_fit_and_build_in_chunks_equals_fit_and_build_whole(tmp_path, size):
                                   fitted.niche_model_.vectorizer_.vocabulary_)
     np.testing.assert_array_equal(pipeline.niche_model_.centroids_.toarray(),
                                   fitted.niche_model_.centroids_.toarray())
+
+
+def test_fit_texts_are_bio_then_captions_in_table_order():
+    posts = pd.concat([
+        regular_posts("b", 2, likes=5, comments=1, caption=["first b", "second b"]),
+        regular_posts("a", 1, likes=5, comments=1, caption="only a"),
+        regular_posts("b", 2, likes=5, comments=1, caption=[None, "third b"], prefix="b2"),
+    ])
+    ds = make_dataset(
+        creators={"creator_id": ["a", "b", "c"], "platform": ["instagram"] * 3,
+                  "followers": [1_000, 2_000, 3_000], "bio": ["bio a", None, "bio c"]},
+        posts=posts)
+    texts = FeaturePipeline.fit_inputs(ds).texts.to_pylist()
+    # A missing caption is left out; a creator without posts keeps its bio.
+    assert texts == ["bio a only a", " first b second b third b", "bio c "]
+
+
+class _CountingScorer(RuleBasedFollowerScorer):
+    audits = 0
+
+    def audit(self, accounts, group=None, n_groups=None):
+        self.audits += 1
+        return super().audit(accounts, group, n_groups)
+
+
+def test_remembered_audiences_equal_audiences_audited_afresh():
+    ds = validate_tables(generate_world(300, 40, seed=3).tables)
+    scorer = _CountingScorer()
+    pipeline = FeaturePipeline(follower_scorer=scorer).fit(ds)
+    some = ds.collaborations.iloc[::3][["campaign_id", "creator_id", "compensation", "cost"]]
+    fresh = [pipeline.transform_creators(ds), pipeline.transform_collaborations(ds),
+             pipeline.transform_collaborations(ds, some)]
+    audits = scorer.audits
+    with pipeline.remembering_audiences(ds):
+        remembered = [pipeline.transform_creators(ds), pipeline.transform_collaborations(ds),
+                      pipeline.transform_collaborations(ds, some)]
+        other = ds.with_tables(audience_sample=ds.audience_sample.iloc[::2])
+        pd.testing.assert_frame_equal(pipeline.transform_creators(other),
+                                      FeaturePipeline(follower_scorer=scorer).fit(ds)
+                                      .transform_creators(other))  # another sample: audited
+        assert "_audience_memo" not in pickle.loads(pickle.dumps(pipeline)).__dict__
+    assert scorer.audits == audits + 3  # the creators' once, `other` twice
+    for before, after in zip(fresh, remembered, strict=True):
+        pd.testing.assert_frame_equal(after, before, check_exact=True)
+    assert "_audience_memo" not in pipeline.__dict__
