@@ -38,10 +38,11 @@ from training.stress import candidate_rows, evaluate_candidates, planned_candida
 Progress = Callable[[str], None]
 
 # From this many sampled accounts on, the follower classifier is compiled (models.compiled) for
-# the run: measured at 3M accounts (50k creators), LightGBM ~13 us an account on one thread,
-# the compiled trees ~4 us, and the compile 3-20 s (once per model: the library is kept in the
-# cache directory), hidden behind the feature pipeline's fit. Small worlds (tests) keep
-# LightGBM: a compile would cost more than it saves.
+# the run: the shipped classifier costs ~3 us an account in LightGBM and ~1 us compiled (63k
+# accounts: 196 vs 56 ms, training/README), a 50k-creator world samples 3M accounts, and the
+# compile (a few seconds, once per model: the library is kept in the cache directory) runs on
+# the helper thread behind the feature pipeline's fit. Small worlds (tests) keep LightGBM: a
+# compile would cost more than it saves.
 COMPILE_MIN_ACCOUNTS = 500_000
 
 
