@@ -35,10 +35,11 @@ PROBE_ROWS = 2_000
 COMPILE_VARIABLE = "CREATORSCORE_COMPILE_TREES"
 CACHE_VARIABLE = "CREATORSCORE_CACHE_DIR"
 # From this many rows, the compiled trees predict on every core. One /rank of 1,000 never-seen
-# candidates (~63k accounts): 196 ms on one thread, 103 ms on two (quiet 2-core machine; 30k
-# rows 113 -> 60 ms, 10k 34 -> 20 ms). A /score's few hundred or few thousand rows stay on one
-# thread: the service runs a worker per core, and concurrent requests must not compete for
-# cores (with the other core busy, two threads were slower: 244 vs 196 ms at load 2.3).
+# candidates (~63k accounts) with the 100-tree classifier: 35 ms on one thread, 18 ms on two
+# (quiet 2-core machine; 20k rows 11.3 -> 5.8 ms, 630k 374 -> 205 ms). A /score's few hundred
+# or few thousand rows stay on one thread: the service runs a worker per core, and concurrent
+# requests must not compete for cores (with the other core busy, two threads gain nothing:
+# 42 vs 39 ms at load 1.6; with the former 300-tree model 244 vs 196 ms at load 2.3).
 PARALLEL_MIN_ROWS = 20_000
 
 
