@@ -11,6 +11,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from data.validation import text_byte_spans
+
 NS_PER_DAY = 86_400 * 1_000_000_000
 
 
@@ -232,11 +234,9 @@ def large_strings(values) -> pa.Array:
 
 
 def text_bytes(array: pa.Array) -> int:
-    """UTF-8 bytes of a large_string array, read from its offsets (no compute kernel)."""
-    if len(array) == 0:
-        return 0
-    offsets = np.frombuffer(array.buffers()[1], dtype="int64")
-    return int(offsets[array.offset + len(array)] - offsets[array.offset])
+    """UTF-8 bytes of an Arrow text array, read from its offsets (no compute kernel)."""
+    start, end, _ = text_byte_spans(array)
+    return int(end[-1] - start[0]) if len(start) else 0
 
 
 # Below this many values + universe entries a Python dict beats Arrow's conversions.

@@ -22,7 +22,6 @@ judged at that audience's prevalence, not at 50/50.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 import os
@@ -492,22 +491,6 @@ class FollowerAccountClassifier(ClassifierMixin, BaseEstimator):
         if compiled is not None:
             self._compiled = compiled
         return compiled is not None
-
-    @contextlib.contextmanager
-    def remembering(self, cache_size: int):
-        """Within the block, remember up to `cache_size` accounts' probabilities (`accelerate`),
-        for a batch job that audits the same accounts several times (training: the creators'
-        features, the collaborations', the test candidates'); the cache in place before (or
-        none) is back after the block, so the memory is freed."""
-        previous = self.account_cache
-        self.accelerate(cache_size)
-        try:
-            yield self
-        finally:
-            if previous is None:
-                del self._account_cache
-            else:
-                self._account_cache = previous
 
     @property
     def account_cache(self) -> BoundedCache | None:

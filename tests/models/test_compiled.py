@@ -84,26 +84,3 @@ def test_runtime_aids_are_not_pickled(classifier_and_accounts):
         assert restored.account_cache is None and not restored.is_compiled
     finally:
         classifier.__dict__.pop("_account_cache", None)
-
-
-def test_remembering_caches_within_the_block_and_restores_the_cache_before(
-        classifier_and_accounts):
-    classifier, accounts = classifier_and_accounts
-    plain = classifier.predict_fake_proba(accounts)
-    assert classifier.account_cache is None
-    with classifier.remembering(len(accounts)):
-        cache = classifier.account_cache
-        assert np.array_equal(classifier.predict_fake_proba(accounts), plain)
-        misses = cache.misses
-        assert np.array_equal(classifier.predict_fake_proba(accounts), plain)
-        assert cache.misses == misses and cache.hits >= len(accounts)
-    assert classifier.account_cache is None  # the memory is freed
-    classifier.accelerate(cache_size=10)
-    try:
-        before = classifier.account_cache
-        with pytest.raises(KeyError), classifier.remembering(100):
-            assert classifier.account_cache is not before
-            raise KeyError("a failing step")
-        assert classifier.account_cache is before  # a service's cache is put back
-    finally:
-        classifier.__dict__.pop("_account_cache", None)
