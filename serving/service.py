@@ -17,6 +17,7 @@ import functools
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
@@ -94,13 +95,29 @@ def _answer(call, headers: dict[str, str] | None = None):
     serving.engine), encoded here in one pass in Rust: validating them into the response
     models first and dumping those would cost as much again as building them. `headers` say
     which model answered (every answer, errors included)."""
+    started = time.perf_counter()
     try:
         payload = call()
     except RequestError as error:
-        return JSONResponse(error.body(), status_code=error.status, headers=headers)
+        return JSONResponse(error.body(), status_code=error.status,
+                            headers=_timed(headers, started))
     if isinstance(payload, dict):
-        return Response(to_json(payload), media_type="application/json", headers=headers)
-    return JSONResponse(payload.model_dump(mode="json"), headers=headers)
+        body = to_json(payload)
+        return Response(body, media_type="application/json", headers=_timed(headers, started))
+    return JSONResponse(payload.model_dump(mode="json"), headers=_timed(headers, started))
+
+
+SERVER_TIMING_HEADER = "Server-Timing"
+
+
+def _timed(headers: dict[str, str] | None, started: float) -> dict[str, str]:
+    """`headers` and Server-Timing (W3C): the engine's wall time in ms, from the decoded body
+    to the encoded answer. What a client measures above it is HTTP, BentoML and the body's
+    decoding: scripts/benchmark_service.py reports the two apart."""
+    elapsed_ms = 1000 * (time.perf_counter() - started)
+    return {**(headers or {}),
+            SERVER_TIMING_HEADER: f'engine;dur={elapsed_ms:.2f};desc="validation, features, '
+                                  f'models and answer"'}
 
 
 MODEL_VERSION_HEADER = "X-Model-Version"

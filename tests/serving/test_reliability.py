@@ -8,6 +8,7 @@ in files (the two paths agree), and an empty accounts file is refused like an em
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -237,3 +238,16 @@ def test_an_empty_creator_list_is_refused_as_such(client):
     assert response.status_code in (400, 422), response.text
     locs = [detail["loc"] for detail in response.json()["detail"]]
     assert locs == [["creators"]], locs
+
+
+def test_scoring_answers_carry_the_engines_time(client, champion):
+    """Server-Timing gives the engine's share of a request (the benchmark reports the rest as
+    HTTP and BentoML): on answers and on refusals of the scoring routes."""
+    body = score_body(champion.tables, champion.tables["creators"]["creator_id"].tolist()[:1],
+                      explain=False)
+    for response, status in ((client.post("/score", json=body), 200),
+                             (client.post("/score", json={"creators": []}), 422)):
+        assert response.status_code == status
+        match = re.fullmatch(r'engine;dur=(\d+\.\d\d);desc="[^"]+"',
+                             response.headers["server-timing"])
+        assert match and 0 <= float(match.group(1)) < 60_000
