@@ -12,9 +12,11 @@ scores every candidate, a server dataset is read and validated): those routes sh
 slots, and a refused one gets a short HTML page saying to try again (with the same
 `Retry-After`), not JSON a browser would show raw.
 
-After a burst (no request left in the worker) the freed heap is handed back to the system:
-glibc keeps the arenas of the request threads otherwise, and a worker stayed at ~1.9 GiB
-after load from ~340 MiB idle.
+After a burst (no request left in the worker for IDLE_TRIM_S) the freed heap is handed back
+to the system: glibc keeps the arenas of the request threads otherwise, and a worker stayed at
+~1.9 GiB after load from ~340 MiB idle. Not after every request: a client sending requests one
+after another empties the worker between them, and each trim made the next request fault its
+memory in again.
 """
 from __future__ import annotations
 
@@ -32,6 +34,8 @@ from serving.middleware import PROTECTED_PATHS
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_S = 1
+# How long a worker stays without scoring work before its freed heap goes back to the system.
+IDLE_TRIM_S = 1.0
 # The page's routes that score or validate (serving.app, mounted at BASE_PATH /app; a test
 # checks the prefix): method, path.
 PAGE_WORK = (("POST", re.compile(r"/app/upload")),
@@ -78,6 +82,8 @@ class AdmissionMiddleware:
         self._slots: asyncio.Semaphore | None = None  # made in the server's event loop
         self._admitted = 0  # running + waiting (one event loop per worker: no lock needed)
         self.refused = 0
+        self._idle_trim: asyncio.TimerHandle | None = None
+        self.trims = 0
 
     @property
     def capacity(self) -> int:
@@ -94,6 +100,9 @@ class AdmissionMiddleware:
             return
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.config.max_concurrent)
+        if self._idle_trim is not None:
+            self._idle_trim.cancel()
+            self._idle_trim = None
         self._admitted += 1
         try:
             async with self._slots:
@@ -101,9 +110,15 @@ class AdmissionMiddleware:
         finally:
             self._admitted -= 1
             if self._admitted == 0:
-                # Off the event loop: trimming a large heap takes milliseconds that other
-                # connections would wait for.
-                asyncio.get_running_loop().run_in_executor(None, release_memory)
+                self._idle_trim = asyncio.get_running_loop().call_later(IDLE_TRIM_S,
+                                                                        self._trim)
+
+    def _trim(self) -> None:
+        self._idle_trim = None
+        self.trims += 1
+        # Off the event loop: trimming a large heap takes milliseconds that other connections
+        # would wait for.
+        asyncio.get_running_loop().run_in_executor(None, release_memory)
 
 
 async def _busy(send, config: ServingConfig, page: bool = False) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+from serving import admission
 from serving.admission import PAGE_WORK, AdmissionMiddleware
 from serving.champion_watch import ChampionWatch
 from serving.config import ServingConfig
@@ -127,3 +128,41 @@ def test_the_watch_swaps_to_a_new_champion_and_keeps_serving_on_a_bad_one(monkey
     alias["version"] = "3"  # promoted, but damaged: keep answering with version 2
     assert not watch.check() and len(served) == 1
     assert not watch.is_current and watch.registry_version == "3"
+
+
+def test_the_heap_is_trimmed_once_the_worker_has_been_idle_not_after_every_request(
+        monkeypatch):
+    """A client sending requests one after another empties the worker between them: the
+    trim waits for IDLE_TRIM_S without work, and a request within it cancels the trim."""
+    monkeypatch.setattr(admission, "IDLE_TRIM_S", 0.05)
+    trimmed = []
+    monkeypatch.setattr(admission, "release_memory", lambda: trimmed.append(1))
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    middleware = AdmissionMiddleware(app, ServingConfig())
+
+    async def request():
+        async def send(message):
+            pass
+
+        async def receive():
+            return {"type": "http.request", "body": b"{}", "more_body": False}
+
+        await middleware({"type": "http", "method": "POST", "path": "/score", "headers": []},
+                         receive, send)
+
+    async def session():
+        for _ in range(5):  # one after another, each within the idle time of the last
+            await request()
+            await asyncio.sleep(0.01)
+        assert middleware.trims == 0
+        await asyncio.sleep(0.15)
+        assert middleware.trims == 1
+        await request()  # a new burst, then idle again: one more trim
+        await asyncio.sleep(0.15)
+
+    asyncio.run(session())
+    assert middleware.trims == 2 and len(trimmed) == 2
