@@ -15,7 +15,6 @@ file's 1-based data rows, values and expectations as validating the whole tables
 from __future__ import annotations
 
 import contextlib
-import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,8 +45,11 @@ from data.validation import (
 )
 
 # The characters str.strip() removes, which the validator strips from text: ids are matched
-# across tables on the same stripped text here.
-_WHITESPACE = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
+# across tables on the same stripped text here. Every one is at most U+3000 (the ideographic
+# space; a test compares with the scan of all of Unicode): scanning 12k code points instead of
+# 1.1M saves ~55 ms at every start of the CLI.
+_LAST_WHITESPACE = 0x3000
+_WHITESPACE = "".join(chr(c) for c in range(_LAST_WHITESPACE + 1) if chr(c).isspace())
 
 
 @dataclass(frozen=True)

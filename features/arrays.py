@@ -146,10 +146,19 @@ def group_max(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
+# Group codes below this sort as int16, which numpy's stable sort orders by radix.
+_RADIX_CODES = 2**15
+
+
 def group_order(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Row order sorting by group, then value. Two integer/float quicksorts instead of a
-    lexsort (3-5x faster); exact, since the value enters through its integer rank."""
+    """Row order sorting by group, then value (ties in the order of a quicksort of the values):
+    the rows in value order, then stably by group. The stable sort of the groups is a radix
+    sort when the codes fit int16 (a piece's creators do; ~2x faster than sorting the int64
+    keys group * n + rank, the same order: those keys are unique), else those keys are
+    sorted."""
     by_value = np.argsort(values)
+    if len(codes) == 0 or (codes.min() >= 0 and codes.max() < _RADIX_CODES):
+        return by_value[np.argsort(codes[by_value].astype(np.int16), kind="stable")]
     rank = np.empty(len(values), dtype="int64")
     rank[by_value] = np.arange(len(values))
     return np.argsort(codes.astype("int64") * max(len(values), 1) + rank)

@@ -105,3 +105,21 @@ def test_dense_and_sparse_text_matrices_agree(transform, monkeypatch):
     monkeypatch.setattr(text, "DENSE_CELLS", 0)
     sparse = getattr(pipeline, transform)(ds)
     pd.testing.assert_frame_equal(dense, sparse, check_exact=False, rtol=1e-12)
+
+
+@pytest.mark.parametrize("n_groups", [1, 7, 5_000, 40_000])
+def test_group_order_radix_path_is_the_order_of_the_int64_keys(n_groups):
+    """Group codes that fit int16 are ordered by a stable radix sort of the rows in value
+    order; it must be the order of the unique keys group * n + rank, ties of values (and NaN)
+    included, since group ranks (posting gaps, growth steps) read the order."""
+    rng = np.random.default_rng(n_groups)
+    n = 20_000
+    codes = rng.integers(0, n_groups, n)
+    values = rng.integers(0, 50, n).astype("float64")  # many ties
+    values[rng.random(n) < 0.05] = np.nan
+    by_value = np.argsort(values)
+    rank = np.empty(n, dtype="int64")
+    rank[by_value] = np.arange(n)
+    expected = np.argsort(codes * n + rank)
+    assert np.array_equal(arrays.group_order(codes, values), expected)
+    assert np.array_equal(arrays.group_order(codes[:0], values[:0]), expected[:0])
