@@ -133,3 +133,18 @@ def test_features_in_pieces_equal_the_features_of_the_loaded_dataset(champion, t
     assert result.exit_code == 1 and not (tmp_path / "broken.parquet").exists()
     assert _words(whole.value.report()) in _words(result.output)
     assert f"row {last + 1} ('plenty')" in _words(result.output)
+
+
+def test_score_reports_a_missing_champion_before_the_data_it_read_meanwhile(
+        champion, tmp_path, monkeypatch):
+    """`score` reads the files while the champion loads: without a champion, the one-line
+    champion message and exit 1, as before, never the data's problems or a traceback; with
+    one, the data's problems (the test above)."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'empty.db'}")
+    broken = tmp_path / "broken"
+    _dataset_with_a_late_problem(champion, broken)
+    result = CliRunner().invoke(app, ["score", "--data", str(broken), "--out",
+                                      str(tmp_path / "scores.parquet")])
+    assert result.exit_code == 1
+    assert "no champion model yet" in result.output
+    assert "data contract" not in result.output and "Traceback" not in result.output
