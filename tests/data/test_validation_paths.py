@@ -376,3 +376,27 @@ def test_pandas_integers_are_read_as_the_same_json_values(values, where):
         pd.testing.assert_extension_array_equal(outcomes[0][0], outcomes[1][0])
     np.testing.assert_array_equal(outcomes[0][1], outcomes[1][1])
     assert outcomes[0][2] == outcomes[1][2]
+
+
+def test_numbers_given_as_text_are_parsed_without_a_python_object_per_value():
+    """A CSV's number column (pandas' Arrow-backed text) is parsed from the Arrow text: Python
+    values are read only for the rows Arrow leaves unsettled, and the values and problems are
+    those of the per-value path (compared above on the same kind of column)."""
+    raw = pd.Series(["5", " 7 ", "", None, "1e3", "2.5", "many", "9007199254740993", "1_000"])
+    assert isinstance(raw.dtype, pd.StringDtype)
+    expected = coerce("posts", "likes", raw, vectorised=False)
+    clean = pd.Series(["5", " 7 ", "", None, "1e3", "-2"])
+
+    def refuse(values):
+        raise AssertionError("a Python object per value")
+
+    with mock.patch.object(validation, "_objects", refuse):
+        coerce("posts", "likes", clean, vectorised=True)
+    settled = []
+    real = validation._number_or_missing
+    with mock.patch.object(validation, "_number_or_missing",
+                           lambda value: settled.append(value) or real(value)):
+        fast = coerce("posts", "likes", raw, vectorised=True)
+    assert settled == ["many", "1_000"]  # only what Arrow's cast cannot settle
+    pd.testing.assert_series_equal(fast[0], expected[0])
+    assert fast[1] == expected[1]
