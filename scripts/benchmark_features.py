@@ -143,8 +143,10 @@ def main() -> None:
             command_figures(command, n, args.posts, args.chunk_creators)
 
 
-def _run(argv: list[str]) -> tuple[float, float]:
-    """(seconds, peak resident MiB) of one subprocess."""
+def _run(argv: list[str]) -> tuple[float, float, float]:
+    """(seconds, peak resident MiB, CPU seconds: user + system, every thread) of one
+    subprocess. On a shared machine the CPU time is the steadier figure: the wall time also
+    counts waiting for a core."""
     started = time.perf_counter()
     process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
@@ -152,7 +154,7 @@ def _run(argv: list[str]) -> tuple[float, float]:
     elapsed = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(argv)} failed: {process.stderr.read().decode()[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024
+    return elapsed, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def command_figures(command: str, n_creators: int, posts: int,
@@ -176,10 +178,11 @@ def command_figures(command: str, n_creators: int, posts: int,
         floor = time.perf_counter() - started
         cli = str(Path(sys.executable).with_name("creatorscore"))
         chunking = [] if chunk_creators is None else ["--chunk-creators", str(chunk_creators)]
-        elapsed, peak = _run([cli, command, "--data", str(data), "--out",
-                              str(Path(tmp) / f"{command}.parquet"), *chunking])
+        elapsed, peak, cpu = _run([cli, command, "--data", str(data), "--out",
+                                   str(Path(tmp) / f"{command}.parquet"), *chunking])
     print(f"creatorscore {command}, {n_creators:,} creators x {posts} posts, end to end: "
-          f"{elapsed:6.1f} s, {n_creators / elapsed:7.0f} creators/s, peak RSS {peak:,.0f} MiB "
+          f"{elapsed:6.1f} s, {n_creators / elapsed:7.0f} creators/s (CPU {cpu:.1f} s: "
+          f"{n_creators / cpu:.0f} creators per CPU second), peak RSS {peak:,.0f} MiB "
           f"({1024 * peak / n_creators:.0f} KiB a creator); {elapsed / floor:.0f}x reading its "
           f"CSV files with pyarrow ({floor:.2f} s)")
 
