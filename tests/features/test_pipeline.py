@@ -1,4 +1,5 @@
 import pickle
+import threading
 
 import numpy as np
 import pandas as pd
@@ -7,6 +8,7 @@ import pytest
 from data.loader import validate_tables
 from data.synthetic import generate_world
 from features import FEATURE_VERSION, FEATURES, FeaturePipeline, build_feature_frames
+from features import pipeline as features_pipeline
 from features.catalogue import FAMILIES
 from models.follower_account import RuleBasedFollowerScorer
 from tests.features.conftest import make_dataset, regular_posts
@@ -210,3 +212,30 @@ def test_remembered_audiences_equal_audiences_audited_afresh():
     for before, after in zip(fresh, remembered, strict=True):
         pd.testing.assert_frame_equal(after, before, check_exact=True)
     assert "_audience_memo" not in pipeline.__dict__
+
+
+@pytest.mark.parametrize("one_creator", [False, True])
+def test_audience_audited_aside_equals_audited_inline(monkeypatch, one_creator):
+    """A large sample's audit runs on a helper thread (pipeline.AUDIT_ASIDE_MIN_ACCOUNTS):
+    the same features, in the same columns, as audited on the calling thread."""
+    world = validate_tables(generate_world(300, 40, seed=3).tables)
+    pipeline = FeaturePipeline(follower_scorer=RuleBasedFollowerScorer()).fit(world)
+    ds = world
+    if one_creator:
+        creator_id = sorted(set(world.audience_sample["creator_id"])
+                            & set(world.collaborations["creator_id"]))[0]
+        ds = world.with_tables(**{name: frame[frame["creator_id"] == creator_id]
+                                  for name, frame in world.tables.items()
+                                  if "creator_id" in frame})
+    plans = ds.collaborations[["campaign_id", "creator_id", "compensation", "cost"]]
+    assert len(ds.audience_sample) and len(plans)
+    inline = [pipeline.transform_creators(ds), pipeline.transform_collaborations(ds, plans)]
+    threads = []
+    audit = pipeline._audience_features
+    monkeypatch.setattr(pipeline, "_audience_features", lambda *args: (
+        threads.append(threading.current_thread()), audit(*args))[1])
+    monkeypatch.setattr(features_pipeline, "AUDIT_ASIDE_MIN_ACCOUNTS", 1)
+    aside = [pipeline.transform_creators(ds), pipeline.transform_collaborations(ds, plans)]
+    assert len(threads) == 2 and threading.current_thread() not in threads
+    for before, after in zip(inline, aside, strict=True):
+        pd.testing.assert_frame_equal(after, before, check_exact=True)
