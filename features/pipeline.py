@@ -20,7 +20,12 @@ from data.chunked import ChunkedDataset
 from data.contract import NICHES
 from data.dataset import Dataset, column_labels
 from features.arrays import as_days, as_str, index_of, large_strings
-from features.audience import AudienceMemo, FollowerAudit, audience_features
+from features.audience import (
+    AUDITING_BESIDE_OTHER_WORK,
+    AudienceMemo,
+    FollowerAudit,
+    audience_features,
+)
 from features.authenticity import account_features, comment_features, growth_features
 from features.benchmarks import CohortReference, cohort_codes
 from features.campaign import COMPENSATION_CODES, campaign_pair_features, repeat_partnerships
@@ -142,7 +147,7 @@ class FeaturePipeline:
         with (ThreadPoolExecutor(max_workers=1, thread_name_prefix="audience-audit")
               if _audits_aside(ds) else contextlib.nullcontext()) as aside:
             audience: Future | None = (None if aside is None else
-                                       aside.submit(self._audience_features, ds, ent))
+                                       aside.submit(self._audience_features_aside, ds, ent))
             out = engagement_features(ent)
             out.update(self.cohort_reference_.transform(
                 out, cohort_codes(ent.platform_code, ent.tier_code)))
@@ -160,6 +165,14 @@ class FeaturePipeline:
                 out.update(audience.result())  # (same place in `out` as the inline audit's)
             out.update(niche)
         return out, distribution, tfidf
+
+    def _audience_features_aside(self, ds: Dataset, ent: Entities) -> dict[str, np.ndarray]:
+        """`_audience_features` on the helper thread of `_entity_features` (in its context)."""
+        beside = AUDITING_BESIDE_OTHER_WORK.set(True)
+        try:
+            return self._audience_features(ds, ent)
+        finally:
+            AUDITING_BESIDE_OTHER_WORK.reset(beside)
 
     def _audience_features(self, ds: Dataset, ent: Entities) -> dict[str, np.ndarray]:
         memo: AudienceMemo | None = self.__dict__.get("_audience_memo")

@@ -39,6 +39,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from data.domain import INFLUENCER_MIN_FOLLOWERS, MASS_FOLLOWER_MIN_FOLLOWING
 from features.arrays import MASKED_ARRAYS
+from features.audience import AUDITING_BESIDE_OTHER_WORK
 from models.cache import BoundedCache
 from models.compiled import CompiledBooster, compile_booster
 from models.quantification import (
@@ -470,10 +471,11 @@ class FollowerAccountClassifier(ClassifierMixin, BaseEstimator):
 
     def _predict_uncached(self, X: np.ndarray) -> np.ndarray:
         compiled: CompiledBooster | None = self.__dict__.get("_compiled")
+        one_core = AUDITING_BESIDE_OTHER_WORK.get()  # (the other core has work of this request)
         if compiled is not None:
-            return compiled.predict(X)
+            return compiled.predict_on(compiled.predictor, X) if one_core else compiled.predict(X)
         threads = getattr(self, "n_jobs", 1)
-        if len(X) >= PARALLEL_PREDICT_MIN_ROWS:
+        if len(X) >= PARALLEL_PREDICT_MIN_ROWS and not one_core:
             threads = max(threads, os.cpu_count() or 1)
         return self.booster_.predict(X, num_threads=threads).astype("float64")
 

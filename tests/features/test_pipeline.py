@@ -9,6 +9,7 @@ from data.loader import validate_tables
 from data.synthetic import generate_world
 from features import FEATURE_VERSION, FEATURES, FeaturePipeline, build_feature_frames
 from features import pipeline as features_pipeline
+from features.audience import AUDITING_BESIDE_OTHER_WORK
 from features.catalogue import FAMILIES
 from models.follower_account import RuleBasedFollowerScorer
 from tests.features.conftest import make_dataset, regular_posts
@@ -233,9 +234,13 @@ def test_audience_audited_aside_equals_audited_inline(monkeypatch, one_creator):
     threads = []
     audit = pipeline._audience_features
     monkeypatch.setattr(pipeline, "_audience_features", lambda *args: (
-        threads.append(threading.current_thread()), audit(*args))[1])
+        threads.append((threading.current_thread(), AUDITING_BESIDE_OTHER_WORK.get())),
+        audit(*args))[1])
     monkeypatch.setattr(features_pipeline, "AUDIT_ASIDE_MIN_ACCOUNTS", 1)
     aside = [pipeline.transform_creators(ds), pipeline.transform_collaborations(ds, plans)]
-    assert len(threads) == 2 and threading.current_thread() not in threads
+    assert len(threads) == 2
+    assert all(thread is not threading.current_thread() and beside  # predicts on one core
+               for thread, beside in threads)
+    assert not AUDITING_BESIDE_OTHER_WORK.get()
     for before, after in zip(inline, aside, strict=True):
         pd.testing.assert_frame_equal(after, before, check_exact=True)

@@ -84,3 +84,39 @@ def test_runtime_aids_are_not_pickled(classifier_and_accounts):
         assert restored.account_cache is None and not restored.is_compiled
     finally:
         classifier.__dict__.pop("_account_cache", None)
+
+
+class _RecordingPredictor:
+    """Stands for a tl2cgen predictor: which one predicted, and the same numbers."""
+
+    def __init__(self, name: str, calls: list):
+        self.name, self.calls = name, calls
+
+    def predict(self, dmatrix):
+        self.calls.append(self.name)
+        return np.full(dmatrix.shape[0], 0.25)
+
+
+def test_an_audit_beside_other_work_predicts_on_one_core(classifier_and_accounts):
+    """In features.pipeline's helper thread (AUDITING_BESIDE_OTHER_WORK), a large batch goes to
+    the one-thread predictor: the request's other core is busy with its other features."""
+    pytest.importorskip("tl2cgen")
+    from features.audience import AUDITING_BESIDE_OTHER_WORK
+    from models.compiled import CompiledBooster
+
+    shared, accounts = classifier_and_accounts
+    classifier = copy.copy(shared)
+    calls: list[str] = []
+    classifier._compiled = CompiledBooster(
+        _RecordingPredictor("one", calls), shared.booster_.num_feature(),
+        _RecordingPredictor("every", calls))
+    X = _feature_matrix(accounts)
+    big = np.tile(X, (PARALLEL_MIN_ROWS // len(X) + 1, 1))
+    classifier.predict_rows(big)
+    beside = AUDITING_BESIDE_OTHER_WORK.set(True)
+    try:
+        classifier.predict_rows(big)
+        classifier.predict_rows(X)
+    finally:
+        AUDITING_BESIDE_OTHER_WORK.reset(beside)
+    assert calls == ["every", "one", "one"]
