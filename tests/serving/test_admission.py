@@ -166,3 +166,46 @@ def test_the_heap_is_trimmed_once_the_worker_has_been_idle_not_after_every_reque
 
     asyncio.run(session())
     assert middleware.trims == 2 and len(trimmed) == 2
+
+
+def test_a_request_arriving_while_the_worker_has_scoring_work_closes_its_connection():
+    """Kept-alive connections stay on the worker that accepted them: a client whose request
+    found this worker busy is told to reconnect (an idle worker then likely accepts it); a
+    request alone in the worker keeps its connection."""
+    release = asyncio.Event()
+
+    async def app(scope, receive, send):
+        await release.wait()
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    middleware = AdmissionMiddleware(app, ServingConfig(max_concurrent=2, max_queued=4))
+
+    async def request():
+        messages = []
+
+        async def send(message):
+            messages.append(message)
+
+        async def receive():
+            return {"type": "http.request", "body": b"{}", "more_body": False}
+
+        await middleware({"type": "http", "method": "POST", "path": "/score", "headers": []},
+                         receive, send)
+        return dict(messages[0]["headers"])
+
+    async def session():
+        alone_task = asyncio.create_task(request())
+        await asyncio.sleep(0)
+        others = [asyncio.create_task(request()) for _ in range(2)]
+        await asyncio.sleep(0)
+        release.set()
+        alone, *crowded = await asyncio.gather(alone_task, *others)
+        later = await request()  # the worker empty again
+        return alone, crowded, later
+
+    alone, crowded, later = asyncio.run(session())
+    assert b"connection" not in alone and b"connection" not in later
+    assert all(headers[b"connection"] == b"close" for headers in crowded)
+    assert all(headers[b"content-type"] == b"application/json" for headers in crowded)
