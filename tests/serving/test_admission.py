@@ -11,6 +11,21 @@ from serving.champion_watch import ChampionWatch
 from serving.config import ServingConfig
 
 
+async def _post(middleware, path: str = "/score", method: str = "POST") -> list[dict]:
+    """One request through the middleware; the messages sent back."""
+    messages = []
+
+    async def send(message):
+        messages.append(message)
+
+    async def receive():
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    await middleware({"type": "http", "method": method, "path": path, "headers": []},
+                     receive, send)
+    return messages
+
+
 def _run_burst(config: ServingConfig, n: int, path: str = "/score", method: str = "POST"):
     """n requests at once through the middleware over an app that holds each one until all
     have arrived; returns (statuses, headers by status, the most requests running at once)."""
@@ -29,21 +44,8 @@ def _run_burst(config: ServingConfig, n: int, path: str = "/score", method: str 
 
     middleware = AdmissionMiddleware(app, config)
 
-    async def one():
-        messages = []
-
-        async def send(message):
-            messages.append(message)
-
-        async def receive():
-            return {"type": "http.request", "body": b"{}", "more_body": False}
-
-        await middleware({"type": "http", "method": method, "path": path, "headers": []},
-                         receive, send)
-        return messages
-
     async def burst():
-        tasks = [asyncio.create_task(one()) for _ in range(n)]
+        tasks = [asyncio.create_task(_post(middleware, path, method)) for _ in range(n)]
         for _ in range(20):
             await asyncio.sleep(0)
         release.set()
@@ -145,14 +147,7 @@ def test_the_heap_is_trimmed_once_the_worker_has_been_idle_not_after_every_reque
     middleware = AdmissionMiddleware(app, ServingConfig())
 
     async def request():
-        async def send(message):
-            pass
-
-        async def receive():
-            return {"type": "http.request", "body": b"{}", "more_body": False}
-
-        await middleware({"type": "http", "method": "POST", "path": "/score", "headers": []},
-                         receive, send)
+        await _post(middleware)
 
     async def session():
         for _ in range(5):  # one after another, each within the idle time of the last
@@ -183,17 +178,7 @@ def test_a_request_arriving_while_the_worker_has_scoring_work_closes_its_connect
     middleware = AdmissionMiddleware(app, ServingConfig(max_concurrent=2, max_queued=4))
 
     async def request():
-        messages = []
-
-        async def send(message):
-            messages.append(message)
-
-        async def receive():
-            return {"type": "http.request", "body": b"{}", "more_body": False}
-
-        await middleware({"type": "http", "method": "POST", "path": "/score", "headers": []},
-                         receive, send)
-        return dict(messages[0]["headers"])
+        return dict((await _post(middleware))[0]["headers"])
 
     async def session():
         alone_task = asyncio.create_task(request())
