@@ -117,6 +117,12 @@ class JSONCreators(Sequence):
             self._digests = [hashlib.sha256(raw).digest()[:DIGEST_BYTES] for raw in self.raws]
         return self._digests
 
+    @property
+    def raw_bytes(self) -> int:
+        """The size of the creators' JSON as sent: the measure of their scoring work before
+        any is done (serving.service scores light requests on the event loop)."""
+        return sum(map(len, self.raws))
+
     def decoded(self) -> Sequence:
         if self._decoded is None:
             # One kind of record per request: typed if every creator's values are of their

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -269,3 +270,42 @@ def test_duplicate_snapshots_with_an_unreadable_date_get_422(client, champion):
                                                {"date": "2024-13-01", "followers": 11}]
     response = client.post("/score", json=body)
     assert response.status_code == 422, response.text
+
+
+def test_light_requests_run_inline_and_heavy_ones_on_the_engine_thread(client, champion,
+                                                                       monkeypatch):
+    """The event loop scores a light request itself, a thread a heavy one (serving.service):
+    the same answer either way, and the measure of light is the creators' JSON size."""
+    import msgspec
+
+    from serving import service
+    from serving.request_body import JSONCreators
+
+    tables = champion.tables
+    body = score_body(tables, tables["creators"]["creator_id"].tolist()[:3])
+    raws = [msgspec.Raw(msgspec.json.encode(c)) for c in body["creators"]]
+    creators = JSONCreators(raws, reparse=list)
+    assert service.is_light(creators)
+    assert service.is_light(None)
+    assert not service.is_light(body["creators"])  # parsed by pydantic: not measured
+    assert not service.is_light(creators, [{}] * (service.INLINE_MAX_COLLABORATIONS + 1))
+    monkeypatch.setattr(service, "INLINE_MAX_BYTES", creators.raw_bytes - 1)
+    assert not service.is_light(creators)
+
+    ran_on: list[str] = []
+    respond = service._respond
+
+    def recording(call, headers=None):
+        ran_on.append(threading.current_thread().name)
+        return respond(call, headers)
+
+    monkeypatch.setattr(service, "_respond", recording)
+    answers = {}
+    for limit in (10**9, 0):
+        monkeypatch.setattr(service, "INLINE_MAX_BYTES", limit)
+        response = client.post("/score", json=body)
+        assert response.status_code == 200, response.text
+        answers[limit] = response.json()
+    assert answers[10**9] == answers[0]
+    inline_thread, engine_thread = ran_on
+    assert inline_thread != engine_thread  # the loop's thread, then a worker thread
