@@ -10,6 +10,7 @@ import datetime
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.contract import EARLIEST_DATE, MAX_EXACT_NUMBER, TABLES, Column, Table
-from data.dataset import Dataset, column_labels
+from data.dataset import Dataset, DeferredFrame, column_labels
 
 MAX_EXAMPLES = 5
 _LIST_TYPES = (list, tuple, dict, set, np.ndarray)
@@ -792,29 +793,28 @@ def _typed_array(column: Column, values: np.ndarray, missing: np.ndarray):
     return values
 
 
-def _check_unique(table: Table, frame: pd.DataFrame, collect: _Collector,
-                  plain: dict[str, np.ndarray] | None = None) -> None:
-    small = plain is not None and len(frame) <= SMALL_TABLE_ROWS
-    # Every contract column is in the frame (`in frame`: ~25 us per call on one row).
-    present = plain.keys() if plain is not None else set(frame.columns.tolist())
+def _check_unique(table: Table, columns: dict[str, RawColumn], n_rows: int,
+                  collect: _Collector, plain: dict[str, np.ndarray] | None = None) -> None:
+    """Unique columns and the table's key, on its typed columns (every contract column)."""
+    small = plain is not None and n_rows <= SMALL_TABLE_ROWS
     for column in table.columns:
-        if column.unique and column.name in present:
+        if column.unique:
             if small:
                 dup = _duplicated(_hashable(plain[column.name]), _present(plain[column.name]))
             else:
-                dup = _duplicated_rows([frame[column.name].array])
+                dup = _duplicated_rows([columns[column.name]])
             if dup.any():
-                collect.add_rows(table.name, column.name, dup, frame[column.name],
+                collect.add_rows(table.name, column.name, dup, columns[column.name],
                                  *duplicate_id_problem())
-    if table.key and all(k in present for k in table.key):
+    if table.key:
         # A key with a missing part is already reported as a missing or wrong value.
         if small:  # (pandas' notna on a few rows costs more than the whole set-based check)
             dup = _duplicated(list(zip(*(_hashable(plain[k]) for k in table.key), strict=True)),
                               np.logical_and.reduce([_present(plain[k]) for k in table.key]))
         else:
-            dup = _duplicated_rows([frame[k].array for k in table.key])
+            dup = _duplicated_rows([columns[k] for k in table.key])
         if dup.any():
-            values = frame[list(table.key)].astype(object).apply(
+            values = pd.DataFrame({k: columns[k] for k in table.key}).astype(object).apply(
                 lambda row: " / ".join(map(str, row)), axis=1)
             collect.add_rows(table.name, " + ".join(table.key), dup, values,
                              DUPLICATE_KEY, "each key combination once")
@@ -874,54 +874,59 @@ def _duplicated(keys: list, present: np.ndarray | None = None) -> np.ndarray:
     return dup if present is None else dup & present
 
 
-def _check_references(typed: dict[str, pd.DataFrame], collect: _Collector,
+def _check_references(typed: dict[str, dict[str, RawColumn]], rows: dict[str, int],
+                      collect: _Collector,
                       plain: dict[str, dict[str, np.ndarray]] | None = None) -> None:
-    for name, frame in typed.items():
-        # The same names as the frame's columns (`in frame`: ~25 us per call on one row).
-        columns = plain[name] if plain is not None else frame
+    """References between the present tables, on their typed columns (`rows`: row counts)."""
+    for name, columns in typed.items():
         for column, parent, parent_column in TABLES[name].references:
-            if column not in columns:
-                continue
+            values = columns[column]
             if parent not in typed:
-                if not TABLES[parent].required and frame[column].notna().any():
+                if not TABLES[parent].required and _as_series(values).notna().any():
                     message, expected = missing_parent_problem(parent)
                     collect.add(name, message, column=column, expected=expected)
                 continue
-            if (plain is not None and len(frame) <= SMALL_TABLE_ROWS
-                    and len(typed[parent]) <= SMALL_TABLE_ROWS):
+            if (plain is not None and rows[name] <= SMALL_TABLE_ROWS
+                    and rows[parent] <= SMALL_TABLE_ROWS):
                 known = set(plain[parent][parent_column].tolist())
                 known.discard(None)
                 orphan = np.fromiter((v is not None and v not in known
                                       for v in plain[name][column]),
-                                     dtype=bool, count=len(frame))
+                                     dtype=bool, count=rows[name])
             else:
-                orphan = _orphans(frame[column], typed[parent][parent_column])
+                orphan = _orphans(values, typed[parent][parent_column])
             if orphan.any():
-                collect.add_rows(name, column, orphan, frame[column],
+                collect.add_rows(name, column, orphan, values,
                                  *orphan_problem(parent, parent_column))
 
 
-def _orphans(values: pd.Series, known: pd.Series) -> np.ndarray:
+def _orphans(values: RawColumn, known: RawColumn) -> np.ndarray:
     """True where a present value of a str column (every reference is one) is not among
     `known`: a hash lookup in Arrow (pandas' isin on Arrow strings goes through Python
     objects: 130 ms for a request's 20k comments)."""
-    values = pa.array(values.array, type=pa.large_string())
-    known = pa.array(known.array, type=pa.large_string())
+    values = pa.array(values, type=pa.large_string())
+    known = pa.array(known, type=pa.large_string())
     if isinstance(known, pa.ChunkedArray):
         known = known.combine_chunks()
     found = pc.is_in(values, value_set=known).to_numpy(zero_copy_only=False)
     return ~found & ~_null_mask(values)
 
 
-def coerce_table(table: Table, raw: RawTable, collect: _Collector,
-                 plain: dict[str, np.ndarray] | None = None,
-                 arrays: dict[str, RawColumn] | None = None) -> pd.DataFrame:
+def coerce_table(table: Table, raw: RawTable, collect: _Collector) -> pd.DataFrame:
     """Typed frame with exactly the contract columns of `table`, in contract order, from a raw
-    frame or raw columns by name (arrays: a one-creator request's tables, without the cost of
-    pandas frames and Series around them).
+    frame or raw columns by name."""
+    columns: dict[str, RawColumn] = {}
+    n_rows = coerce_columns(table, raw, collect, arrays=columns)
+    return _typed_frame(columns, n_rows)
 
-    `plain`, when given, receives each present column's plain coerced values (see
-    `_coerce_column`), by name; `arrays` the typed arrays the frame is made of."""
+
+def coerce_columns(table: Table, raw: RawTable, collect: _Collector,
+                   plain: dict[str, np.ndarray] | None = None,
+                   arrays: dict[str, RawColumn] | None = None) -> int:
+    """`coerce_table`'s typed columns (every contract column, in contract order) into
+    `arrays`, without a frame (a one-creator request's tables are read as columns); returns
+    the row count. `plain`, when given, receives each column's plain coerced values (see
+    `_coerce_column`), by name."""
     # Each input column is fetched once; rows are handled by position (a problem's rows are
     # positions), so the input's index does not matter and is not reset.
     n_rows = _row_count(raw)
@@ -949,11 +954,10 @@ def coerce_table(table: Table, raw: RawTable, collect: _Collector,
                                             np.ones(n_rows, dtype=bool))
             continue
         out[column.name], plain[column.name] = _coerce_column(table, column, series, collect)
-    frame = _typed_frame(out, n_rows)
-    _check_unique(table, frame, collect, plain)
+    _check_unique(table, out, n_rows, collect, plain)
     if arrays is not None:
         arrays.update(out)
-    return frame
+    return n_rows
 
 
 def _typed_frame(columns: dict[str, RawColumn], n_rows: int) -> pd.DataFrame:
@@ -1025,7 +1029,7 @@ def validate_tables(tables: Mapping[str, RawTable | None]) -> Dataset:
     optional column that is absent is added, all missing.
     """
     collect = _Collector()
-    typed: dict[str, pd.DataFrame] = {}
+    rows: dict[str, int] = {}
     plain: dict[str, dict[str, np.ndarray]] = {}
     arrays: dict[str, dict[str, RawColumn]] = {}
     for name, table in TABLES.items():
@@ -1035,8 +1039,10 @@ def validate_tables(tables: Mapping[str, RawTable | None]) -> Dataset:
                             expected=f"a file {name}.csv or {name}.parquet")
             continue
         plain[name], arrays[name] = {}, {}
-        typed[name] = coerce_table(table, tables[name], collect, plain[name], arrays[name])
-    _check_references(typed, collect, plain)
+        rows[name] = coerce_columns(table, tables[name], collect, plain[name], arrays[name])
+    _check_references(arrays, rows, collect, plain)
     if collect.problems:
         raise ContractError(collect.problems)
-    return Dataset(**typed, arrays=arrays)
+    # Frames are made when read (data.dataset.DeferredFrame): features read columns.
+    return Dataset(**{name: DeferredFrame(partial(_typed_frame, arrays[name], rows[name]),
+                                          rows[name]) for name in arrays}, arrays=arrays)

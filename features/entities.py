@@ -76,7 +76,7 @@ class Entities:
 
 def build_entities(ds: Dataset, creator_row: np.ndarray, cutoff_day: np.ndarray) -> Entities:
     """Entities for the given creators rows (into ds.creators) and cutoffs (NaN = none)."""
-    n_creators = len(ds.creators)
+    n_creators = ds.rows("creators")
     n = len(creator_row)
     creator_row = np.asarray(creator_row, dtype="int64")
     cutoff_day = np.asarray(cutoff_day, dtype="float64")
@@ -92,8 +92,7 @@ def build_entities(ds: Dataset, creator_row: np.ndarray, cutoff_day: np.ndarray)
     posts_after_cutoff = (creator_post_total[creator_row]
                           - np.bincount(post_entity, minlength=n)).astype("float64")
 
-    history = ds.follower_history
-    if history is not None and len(history):
+    if ds.rows("follower_history"):
         history_creator = index_of(ds.column("follower_history", "creator_id"), creator_ids)
         history_day_all = as_days(ds.column("follower_history", "date"))
         history_entity, history_rows = expand_by_entity(
@@ -111,8 +110,7 @@ def build_entities(ds: Dataset, creator_row: np.ndarray, cutoff_day: np.ndarray)
         history_entity = np.zeros(0, dtype="int64")
         history_day = history_followers = np.zeros(0)
 
-    comments = ds.comments
-    if comments is not None and len(comments):
+    if ds.rows("comments"):
         comment_post = index_of(ds.column("comments", "post_id"), ds.column("posts", "post_id"))
         comment_day_all = np.where(comment_post >= 0, post_day_all[comment_post], np.nan)
         comment_creator = index_of(ds.column("comments", "creator_id"), creator_ids)
@@ -160,8 +158,8 @@ def build_entities(ds: Dataset, creator_row: np.ndarray, cutoff_day: np.ndarray)
         history_entity=history_entity,
         history_day=history_day,
         history_followers=history_followers,
-        has_history_table=history is not None,
+        has_history_table=ds.has("follower_history"),
         comment_entity=comment_entity,
         comment_row=comment_row,
-        has_comments_table=comments is not None,
+        has_comments_table=ds.has("comments"),
     )

@@ -58,7 +58,7 @@ AUDIT_ASIDE_MIN_ACCOUNTS = 20_000
 
 
 def _audits_aside(ds: Dataset) -> bool:
-    return ds.audience_sample is not None and len(ds.audience_sample) >= AUDIT_ASIDE_MIN_ACCOUNTS
+    return ds.rows("audience_sample") >= AUDIT_ASIDE_MIN_ACCOUNTS
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,8 @@ class FeaturePipeline:
         memo: AudienceMemo | None = self.__dict__.get("_audience_memo")
         if memo is not None and memo.audience is ds.audience_sample:
             return memo.features(ent, self.follower_scorer_)
-        return audience_features(ent, ds.audience_sample, self.follower_scorer_)
+        return audience_features(ent, ds.audience_sample if ds.rows("audience_sample") else None,
+                                 self.follower_scorer_)
 
     @contextlib.contextmanager
     def remembering_audiences(self, ds: Dataset):
@@ -218,7 +219,7 @@ class FeaturePipeline:
         post or the largest follower jump) are measured from each creator's latest observation.
         """
         self._check_fitted()
-        n = len(ds.creators)
+        n = ds.rows("creators")
         ent = build_entities(ds, np.arange(n), np.full(n, _as_of_day(as_of)))
         values, _, _ = self._entity_features(ds, ent)
         index = pd.Index(as_str(ds.column("creators", "creator_id")), name="creator_id")

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from data.contract import CONTRACT_VERSION
+from data.dataset import Dataset
 from features import FEATURE_VERSION, FEATURES
 from models.bundle import Scorer, Scores
 from serving import responses
@@ -160,7 +161,8 @@ class ScoringEngine:
         except ValueError as error:  # inconsistent campaign / collaborations
             raise RequestError(422, "invalid request",
                                [problem(["collaborations"], str(error), "invalid")]) from None
-        ids = (ds.creators if planned is None else planned)["creator_id"].to_numpy(dtype=object)
+        ids = np.array(data.creator_ids, dtype=object) if planned is None \
+            else planned["creator_id"].to_numpy(dtype=object)
         keys = self.cache.row_keys(dict(zip(data.creator_ids, creator_keys, strict=True)), ids,
                                    campaign, planned)
         found = self.cache.get_rows(keys)
@@ -190,11 +192,20 @@ class ScoringEngine:
                     names=["campaign_id", "creator_id"])
             features = pd.DataFrame(values, index=index, columns=pd.Index(names))
         # The answer reads creators, the money campaigns: the rest of the request is not kept.
-        kept = ds.with_tables(posts=ds.posts.iloc[:0], follower_history=None,
+        kept = ds.with_tables(posts=self._no_posts(ds), follower_history=None,
                               audience_sample=None, comments=None, authenticity_labels=None)
         return CachedRequest(key=request_key, creator_ids=data.creator_ids,
                              campaign_id=data.campaign_id,
                              dataset=kept, features=features, planned=planned)
+
+    def _no_posts(self, ds: Dataset) -> pd.DataFrame:
+        """An empty posts table, made once: every request's posts have the contract's columns
+        and types (making the frame of `ds.posts` and `.iloc[:0]` of it cost ~0.1 ms of every
+        request)."""
+        empty = self.__dict__.get("_empty_posts")
+        if empty is None:
+            empty = self.__dict__["_empty_posts"] = ds.posts.iloc[:0]
+        return empty
 
     # ------------------------------------------------------------------ /rank
 
