@@ -343,10 +343,10 @@ def fit_and_build_in_chunks(chunked: ChunkedDataset, pipeline: FeaturePipeline
                             ) -> dict[str, pd.DataFrame]:
     """`pipeline` fitted on a dataset read in pieces of creators, then its feature frames:
     the values of `pipeline.fit(ds)` and `build_feature_frames(ds, pipeline)` on the whole
-    dataset, in memory bounded by the Arrow tables, one piece and the fit (its inputs: every
-    creator's bio and captions as Arrow text and a few numbers per creator; the niche model
-    tokenises all the texts at once, the one step whose memory grows with the dataset beyond
-    the Arrow tables). Two passes over the pieces, each piece validated once (the second pass
+    dataset, in memory bounded by the dataset's id columns, one piece and the fit (its inputs:
+    every creator's bio and captions as Arrow text and a few numbers per creator; the niche
+    model tokenises all the texts at once, the one step whose memory grows with the dataset
+    beyond the id columns). Two passes over the pieces, each piece validated once (the second pass
     reads them back: ChunkedDataset.replayable_chunks): the fit needs every creator's cohort
     and text before the first feature. Raises ContractError (every problem) before any
     feature."""

@@ -175,8 +175,8 @@ def score(
                                  "collaborations (or every creator for it)."),
     chunk_creators: int = typer.Option(CHUNK_CREATORS, "--chunk-creators", min=1,
                                        help="Creators validated and scored at a time (pandas "
-                                            "engine; same scores): memory is the dataset as "
-                                            "Arrow tables plus one such piece."),
+                                            "engine; same scores): memory is one such piece "
+                                            "plus the dataset's id columns."),
     engine: str = typer.Option("pandas", "--engine", help="pandas: one process; spark: "
                                "groups of creators scored in parallel by Spark "
                                "(pip install 'creatorscore[spark]', Java 17+)."),
@@ -188,10 +188,11 @@ def score(
 ) -> None:
     """Score creators (or a campaign's candidates) with the champion model.
 
-    Memory (pandas engine): the dataset's tables as Arrow (about the size of the files) plus
-    one piece of --chunk-creators creators as pandas while it is validated and scored, plus the
-    output rows; not the whole dataset as pandas. Every contract problem is still reported,
-    with the file's rows, before anything is written."""
+    Memory (pandas engine): one piece of --chunk-creators creators while it is validated and
+    scored, plus the dataset's id columns (data/chunked.py) and the output rows, not the
+    dataset: the files are read in batches into the pieces' files in a temporary directory
+    (TMPDIR; about the size of the CSV files), removed after. Every contract problem is still
+    reported, with the file's rows, before anything is written."""
     if engine not in ENGINES:
         console.print(f"[red]--engine: {engine!r}; expected one of {', '.join(ENGINES)}[/red]")
         raise typer.Exit(2)
@@ -210,21 +211,33 @@ def score(
         reader.shutdown(wait=False)
     from store import registry  # lazy: see the imports
 
-    with user_errors():
-        with console.status("Loading the champion model..."):
-            bundle, info = registry.load_champion()
-        if engine == "spark":
-            rows = _score_on_spark(bundle, data, out, campaign, spark_master, creators_per_group)
-        else:
-            with console.status("Scoring..."):
-                chunked = reading.result()
-                compiling = bundle.accelerate()
-                table = bundle.score_in_chunks(chunked, campaign_id=campaign)
-                if compiling is not None:  # no compiler left running behind the command
-                    compiling.join()
-            write_frame(table, out, index=False)
-            rows = len(table)
+    try:
+        with user_errors():
+            with console.status("Loading the champion model..."):
+                bundle, info = registry.load_champion()
+            if engine == "spark":
+                rows = _score_on_spark(bundle, data, out, campaign, spark_master,
+                                       creators_per_group)
+            else:
+                with console.status("Scoring..."), reading.result() as chunked:
+                    compiling = bundle.accelerate()
+                    table = bundle.score_in_chunks(chunked, campaign_id=campaign)
+                    if compiling is not None:  # no compiler left running behind the command
+                        compiling.join()
+                write_frame(table, out, index=False)
+                rows = len(table)
+    except BaseException:
+        if engine == "pandas":  # the dataset read meanwhile, unused: its files go once read
+            reading.add_done_callback(_close_read)
+        raise
     console.print(f"{rows:,} rows scored with {info.model_version} -> {out}")
+
+
+def _close_read(reading: concurrent.futures.Future) -> None:
+    """Remove the pieces' files of a ChunkedDataset read for nothing (a failed read removed
+    its own)."""
+    if not reading.cancelled() and reading.exception() is None:
+        reading.result().close()
 
 
 def _score_on_spark(bundle, data: Path, out: Path, campaign: str | None, master: str,
@@ -304,21 +317,22 @@ def features(
                              "as <stem>_collaborations<suffix> when the dataset has campaigns."),
     chunk_creators: int = typer.Option(CHUNK_CREATORS, "--chunk-creators", min=1,
                                        help="Creators validated and computed at a time (same "
-                                            "values): memory is the dataset as Arrow tables "
-                                            "plus one such piece."),
+                                            "values): memory is one such piece plus the "
+                                            "dataset's id columns and the niche model's fit."),
 ) -> None:
     """Compute the documented numeric feature frames of a dataset.
 
-    Memory: the dataset's tables as Arrow (about the size of the files), then the larger of one
-    piece of --chunk-creators creators as pandas and the fit of the niche model, which
-    tokenises every creator's bio and captions at once (kept as Arrow text), plus the output
-    rows. The pipeline is fitted on the whole dataset's cohorts and texts first, so the pieces
-    are used twice: validated once, and kept meanwhile as Arrow files in a temporary folder
-    (TMPDIR; about the size of the dataset's Arrow tables) when there is more than one."""
+    Memory: the dataset's id columns (data/chunked.py), then the larger of one piece of
+    --chunk-creators creators as pandas and the fit of the niche model, which tokenises every
+    creator's bio and captions at once (kept as Arrow text), plus the output rows. The files
+    are read in batches into the pieces' files in a temporary directory (TMPDIR; about the
+    size of the CSV files). The pipeline is fitted on the whole dataset's cohorts and texts
+    first, so the pieces are used twice: validated once, and kept meanwhile as Arrow files
+    there too (about as much again) when there is more than one."""
     check_out(out)
     try:
-        chunked = ChunkedDataset.read(data, chunk_creators)
-        with console.status("Computing features..."):
+        with ChunkedDataset.read(data, chunk_creators) as chunked, \
+                console.status("Computing features..."):
             pipeline = FeaturePipeline(follower_scorer=RuleBasedFollowerScorer())
             frames = fit_and_build_in_chunks(chunked, pipeline)
     except ContractError as error:

@@ -10,7 +10,7 @@ import pytest
 
 from data.chunked import ChunkedDataset
 from data.io import write_dataset
-from data.loader import load_dataset
+from data.loader import load_dataset, read_arrow_batches
 from data.synthetic import generate_world
 from data.validation import ContractError
 
@@ -215,3 +215,163 @@ def test_id_keys_strip_every_unicode_whitespace_character():
 
     every = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
     assert chunked._WHITESPACE == every
+
+
+# -- streaming: files read in batches, pieces written to and read back from disk -----------
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    """Batches of a few rows (every table of the test world spans many) and at most two piece
+    files open at once (pieces go on in new files)."""
+    import data.chunked
+    import data.loader
+
+    monkeypatch.setattr(data.loader, "CSV_BLOCK_BYTES", 2048)
+    monkeypatch.setattr(data.loader, "PARQUET_BATCH_ROWS", 16)
+    monkeypatch.setattr(data.chunked, "MAX_OPEN_PIECE_FILES", 2)
+
+
+def shuffled_tables() -> dict[str, pd.DataFrame]:
+    """The world with every table's rows in a random order: a batch holds rows of several
+    pieces, and a piece rows of many batches."""
+    rng = np.random.default_rng(3)
+    return {name: frame.iloc[rng.permutation(len(frame))].reset_index(drop=True)
+            for name, frame in world_tables().items()}
+
+
+def batch_count(path) -> int:
+    return sum(1 for _ in read_arrow_batches(path)[1])
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_streamed_pieces_are_the_rows_of_the_whole_tables_in_file_order(tmp_path, fmt,
+                                                                         small_batches):
+    """Each piece holds, for every table, the rows of its creators (by their first row in
+    the creators file) in the file's order, with their file rows: what taking them from the
+    whole tables gives."""
+    write_dataset(shuffled_tables(), tmp_path, fmt=fmt)
+    assert batch_count(tmp_path / f"posts.{fmt}") > 10
+    whole = load_dataset(tmp_path)
+    creator_ids = whole.creators["creator_id"].tolist()
+    first_row = {c: creator_ids.index(c) for c in creator_ids}
+    for size in (1, 7, 40, 10_000):
+        with ChunkedDataset.read(tmp_path, size) as chunked:
+            chunks = list(chunked.chunks())
+        assert len(chunks) == -(-len(creator_ids) // size)
+        for k, chunk in enumerate(chunks):
+            for name, frame in whole.tables.items():
+                if name == "creators":
+                    expected = np.arange(k * size, min((k + 1) * size, len(frame)))
+                elif name == "campaigns":
+                    expected = np.arange(len(frame))
+                else:
+                    expected = np.flatnonzero([first_row[c] // size == k
+                                               for c in frame["creator_id"]])
+                np.testing.assert_array_equal(chunk.file_rows[name], expected)
+                pd.testing.assert_frame_equal(chunk.dataset.tables[name],
+                                              frame.iloc[expected].reset_index(drop=True))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_problems_in_later_batches_are_those_of_whole_validation(tmp_path, fmt,
+                                                                  small_batches):
+    """Duplicate ids across pieces, orphans, rows without a creator, references across
+    pieces and wrong values in the last batches: the problems of validating whole, with the
+    file's rows."""
+    tables = broken_tables()
+    if fmt == "parquet":
+        tables = {n: f.astype(str).mask(f.isna()) for n, f in tables.items()}
+    write_dataset(tables, tmp_path, fmt=fmt)
+    first_batch = next(read_arrow_batches(tmp_path / f"posts.{fmt}")[1])
+    assert first_batch.num_rows < len(tables["posts"]) - 4  # "many" is in a later batch
+    expected = whole_problems(tmp_path)
+    assert ("posts", "likes") in {(p.table, p.column) for p in expected}
+    for size in (1, 7, 40, 10_000):
+        assert chunked_problems(tmp_path, size) == expected, size
+
+
+def test_a_ragged_line_in_a_later_batch_is_named_as_whole_reading_names_it(tmp_path,
+                                                                          small_batches):
+    write_dataset(world_tables(), tmp_path)
+    path = tmp_path / "posts.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[-3] += ",extra"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert batch_count(tmp_path / "comments.csv") > 1
+    expected = whole_problems(tmp_path)
+    assert "wrong number of fields" in str(expected[0]) and f"line {len(lines) - 2}" in \
+        str(expected[0])
+    with pytest.raises(ContractError) as caught:
+        ChunkedDataset.read(tmp_path, 7)
+    assert caught.value.problems == expected
+
+
+def _pieces_folders(directory) -> list:
+    return [p for p in directory.iterdir() if p.name.startswith("creatorscore-pieces-")]
+
+
+def test_the_pieces_files_are_in_tmpdir_and_removed_after_success_and_errors(tmp_path,
+                                                                             monkeypatch):
+    import errno
+    import gc
+    import tempfile
+
+    import pyarrow as pa
+
+    spill = tmp_path / "tmp"
+    spill.mkdir()
+    monkeypatch.setenv("TMPDIR", str(spill))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    data = tmp_path / "world"
+    write_dataset(world_tables(), data)
+
+    with ChunkedDataset.read(data, 7) as chunked:
+        assert _pieces_folders(spill) == [chunked.folder]
+        assert any(chunked.folder.glob("posts-*"))
+        with chunked.replayable_chunks() as pieces:
+            list(pieces)
+            list(pieces)
+    assert not any(spill.iterdir())
+
+    chunked = ChunkedDataset.read(data, 7)  # never closed: removed when collected
+    list(chunked.chunks())
+    del chunked
+    gc.collect()
+    assert not any(spill.iterdir())
+
+    broken = tmp_path / "broken"
+    write_dataset(broken_tables(), broken)
+    with pytest.raises(ContractError), ChunkedDataset.read(broken, 7) as chunked:
+        list(chunked.chunks())
+    assert not any(spill.iterdir())
+
+    ragged = broken / "comments.csv"
+    ragged.write_text(ragged.read_text(encoding="utf-8") + "a,b\n", encoding="utf-8")
+    with pytest.raises(ContractError, match="wrong number of fields"):
+        ChunkedDataset.read(broken, 7)
+    assert not any(spill.iterdir())
+
+    def full_disk(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pa.ipc, "new_stream", full_disk)
+    with pytest.raises(OSError, match="No space left") as caught:  # the disk's, not the data's
+        ChunkedDataset.read(data, 7)
+    assert caught.value.errno == errno.ENOSPC
+    assert not any(spill.iterdir())
+
+
+def test_only_the_key_columns_are_kept_in_memory(tmp_path):
+    """What the checks across pieces hold while the pieces are on disk: the ids and
+    references of _kept_columns, each piece's file rows, and campaigns (every piece's)."""
+    write_dataset(world_tables(), tmp_path)
+    with ChunkedDataset.read(tmp_path, 7) as chunked:
+        assert sorted(chunked._keys) == [
+            ("authenticity_labels", "creator_id"), ("collaborations", "campaign_id"),
+            ("comments", "post_id"), ("creators", "creator_id"), ("posts", "post_id")]
+        assert list(chunked._whole) == ["campaigns"]
+        with pytest.raises(ValueError, match="not a key column kept"):
+            chunked.keys("posts", "caption")
+        assert chunked.has_value("collaborations", "campaign_id",
+                                 world_tables()["collaborations"]["campaign_id"].iloc[-1])
+        assert not chunked.has_value("collaborations", "campaign_id", "no-such-campaign")

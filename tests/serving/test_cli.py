@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import tempfile
+import time
 
 import pandas as pd
 import pytest
@@ -16,6 +18,16 @@ from features import FeaturePipeline, build_feature_frames
 from models.bundle import campaign_plans
 from models.follower_account import RuleBasedFollowerScorer
 from tests.serving.helpers import campaign_with_plans
+
+
+@pytest.fixture
+def pieces_tmp(tmp_path, monkeypatch):
+    """A TMPDIR of its own, to see the pieces' files left there (none, after every command)."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setenv("TMPDIR", str(folder))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    return folder
 
 
 def test_example_request_with_a_campaign_is_scored(client, champion, tmp_path):
@@ -79,7 +91,7 @@ def _dataset_with_a_late_problem(champion, directory):
 
 @pytest.mark.parametrize("chunk", ["7", "100000"])
 def test_score_in_pieces_equals_scoring_the_loaded_dataset(champion, tmp_path, monkeypatch,
-                                                           chunk):
+                                                           chunk, pieces_tmp):
     """`creatorscore score` (Arrow tables, validated and scored piece by piece): the rows of
     scoring the whole loaded dataset, with and without a campaign; contract problems are
     reported with the file's rows, as loading the whole dataset reports them."""
@@ -96,6 +108,7 @@ def test_score_in_pieces_equals_scoring_the_loaded_dataset(champion, tmp_path, m
         expected = champion.bundle.score_table(ds, campaign_id=campaign,
                                                collaborations=campaign_plans(ds, campaign))
         pd.testing.assert_frame_equal(pd.read_parquet(out), expected, check_dtype=False)
+        assert not any(pieces_tmp.iterdir())
 
     broken = tmp_path / "broken"
     last = _dataset_with_a_late_problem(champion, broken)
@@ -107,9 +120,11 @@ def test_score_in_pieces_equals_scoring_the_loaded_dataset(champion, tmp_path, m
     assert result.exit_code == 1 and not out.exists()
     assert _words(whole.value.report()) in _words(result.output)
     assert f"row {last + 1} ('plenty')" in _words(result.output)
+    assert not any(pieces_tmp.iterdir())
 
 
-def test_features_in_pieces_equal_the_features_of_the_loaded_dataset(champion, tmp_path):
+def test_features_in_pieces_equal_the_features_of_the_loaded_dataset(champion, tmp_path,
+                                                                     pieces_tmp):
     data = tmp_path / "world"
     write_dataset(champion.tables, data)
     ds = load_dataset(data)
@@ -123,6 +138,7 @@ def test_features_in_pieces_equal_the_features_of_the_loaded_dataset(champion, t
     pd.testing.assert_frame_equal(pd.read_parquet(out), expected["creators"])
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "features_collaborations.parquet"),
                                   expected["collaborations"])
+    assert not any(pieces_tmp.iterdir())
 
     broken = tmp_path / "broken"
     last = _dataset_with_a_late_problem(champion, broken)
@@ -133,10 +149,11 @@ def test_features_in_pieces_equal_the_features_of_the_loaded_dataset(champion, t
     assert result.exit_code == 1 and not (tmp_path / "broken.parquet").exists()
     assert _words(whole.value.report()) in _words(result.output)
     assert f"row {last + 1} ('plenty')" in _words(result.output)
+    assert not any(pieces_tmp.iterdir())
 
 
 def test_score_reports_a_missing_champion_before_the_data_it_read_meanwhile(
-        champion, tmp_path, monkeypatch):
+        champion, tmp_path, monkeypatch, pieces_tmp):
     """`score` reads the files while the champion loads: without a champion, the one-line
     champion message and exit 1, as before, never the data's problems or a traceback; with
     one, the data's problems (the test above)."""
@@ -148,3 +165,9 @@ def test_score_reports_a_missing_champion_before_the_data_it_read_meanwhile(
     assert result.exit_code == 1
     assert "no champion model yet" in result.output
     assert "data contract" not in result.output and "Traceback" not in result.output
+    # The dataset read meanwhile is not used: its pieces' files go once its reading ends.
+    waited = 0.0
+    while any(pieces_tmp.iterdir()) and waited < 30:
+        time.sleep(0.1)
+        waited += 0.1
+    assert not any(pieces_tmp.iterdir())
