@@ -11,12 +11,12 @@ measured in the same run on the same data: a pandas groupby-sum of likes per cre
 feature step), the same groupby on the single creator's 30 posts (latency), and reading the
 dataset's CSV files with pyarrow (the commands, which read, validate, compute and write).
 With --cli the commands run as subprocesses on a world written to a temporary directory, and
-their peak resident memory is reported (os.wait4).
+their peak resident memory is reported (os.wait4, from a small launcher process: see _run).
 """
 from __future__ import annotations
 
 import argparse
-import os
+import json
 import subprocess
 import sys
 import tempfile
@@ -104,8 +104,8 @@ def main() -> None:
                              "end (subprocesses, with peak memory)")
     parser.add_argument("--score-creators", type=int, default=50_000)
     parser.add_argument("--chunk-creators", type=int, default=None,
-                        help="passed to the commands (their memory: the dataset's Arrow "
-                             "tables plus one piece of this many creators)")
+                        help="passed to the commands (their memory: one piece of this many "
+                             "creators plus the dataset's id columns)")
     args = parser.parse_args()
     scorer, scorer_name = follower_scorer()
     print(f"follower accounts scored by the {scorer_name}")
@@ -143,18 +143,33 @@ def main() -> None:
             command_figures(command, n, args.posts, args.chunk_creators)
 
 
+# The commands are started by a small launcher process, which reports their figures: on Linux
+# a child's peak resident memory (ru_maxrss) is at least that of the process it was forked from
+# (exec keeps the larger), and this process holds the worlds it made (1.5 GB for a 10k-creator
+# run), which every command's peak then showed instead of its own.
+_LAUNCHER = """
+import json, os, subprocess, sys, time
+started = time.perf_counter()
+process = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(process.pid, 0)
+print(json.dumps({"seconds": time.perf_counter() - started, "peak_kib": usage.ru_maxrss,
+                  "cpu": usage.ru_utime + usage.ru_stime,
+                  "code": os.waitstatus_to_exitcode(status)}))
+"""
+
+
 def _run(argv: list[str]) -> tuple[float, float, float]:
     """(seconds, peak resident MiB, CPU seconds: user + system, every thread) of one
     subprocess. On a shared machine the CPU time is the steadier figure: the wall time also
     counts waiting for a core."""
-    started = time.perf_counter()
-    process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(argv)} failed: {process.stderr.read().decode()[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+    launched = subprocess.run([sys.executable, "-c", _LAUNCHER, *argv], cwd=ROOT,
+                              capture_output=True, text=True)
+    if launched.returncode != 0 or not launched.stdout.strip():
+        raise SystemExit(f"{' '.join(argv)} failed to start: {launched.stderr[-2000:]}")
+    figures = json.loads(launched.stdout.strip().splitlines()[-1])
+    if figures["code"] != 0:
+        raise SystemExit(f"{' '.join(argv)} failed: {launched.stderr[-2000:]}")
+    return figures["seconds"], figures["peak_kib"] / 1024, figures["cpu"]
 
 
 def command_figures(command: str, n_creators: int, posts: int,
