@@ -22,11 +22,15 @@ Memory: peak ~ the key columns of the dataset + one piece + one read batch, not 
   then validated, and what the command computes from it;
 - one read batch: ~CSV_BLOCK_BYTES (8 MiB) of a CSV file or PARQUET_BATCH_ROWS (64k) rows of
   a Parquet file, with what Arrow's reader holds ahead.
-Measured with `creatorscore score` (5,000 creators a piece, 50 posts a creator; the 2-core
-shared machine): peak RSS ~1.3 GiB at 10k creators and at 50k (1.46 and 2.3 GiB before, when
-the whole dataset's Arrow tables were held). Disk: the pieces' files hold about the dataset's
+Measured (scripts/benchmark_features.py --cli; 5,000 creators a piece, 50 posts a creator,
+CSV; the 2-core shared machine, load 0.9-1.7): the key columns take ~2.3 KB a creator (113 MiB
+at 50k: 73 MiB of ids, 40 MiB of file rows); `creatorscore score` peaks at 984-997 MiB RSS for
+10k creators and 1,114 MiB for 50k (1,181-1,199 and 2,426 MiB when the whole dataset's Arrow
+tables were held), at 1,363-1,413 creators/s for 10k (1,250-1,288 before). `features` adds
+the niche model's fit over every creator's text, which grows with the dataset (see
+features.pipeline.fit_and_build_in_chunks). Disk: the pieces' files hold about the dataset's
 Arrow tables (about the size of the CSV files), written and read back uncompressed: Parquet's
-encoding would cost ~0.6 s a 80 MiB table, ~15% of a run.
+encoding and decoding would cost ~0.6 s an 80 MiB table, ~15% of a run.
 
 One validator: each piece goes through `data.validation.validate_tables`. What a piece cannot
 see is checked here on whole columns, vectorised, before the pieces run: ids unique across the
