@@ -16,7 +16,7 @@ TABLE_NAMES = ("creators", "posts", "follower_history", "audience_sample", "comm
 class DeferredFrame:
     """A table's frame, made on its first read (data.validation hands its typed columns over
     this way): a request about one creator reads columns only, and the ~4 frames it would
-    never read cost ~0.4 ms of its ~7 (a pandas frame of extension arrays: ~50-130 us)."""
+    never read cost ~0.5 ms of its ~7 (a pandas frame of extension arrays: ~50-130 us)."""
 
     build: Callable[[], pd.DataFrame]
     rows: int

@@ -964,7 +964,7 @@ def _typed_frame(columns: dict[str, RawColumn], n_rows: int) -> pd.DataFrame:
     """The frame of typed columns (each already of the table's dtype, `n_rows` long). Built
     from the arrays with the table's column labels made once: pandas' frame from a dict
     checks and converts every column and makes the labels again, ~110 us a table against
-    ~40 us (a fixed cost of every table of every request; same blocks, same frame)."""
+    ~40 us (a fixed cost of every table read as a frame; same blocks, same frame)."""
     arrays = list(columns.values())
     # Else pandas' own path: it words a length mismatch, and infers the type of object arrays.
     if any(len(array) != n_rows or array.dtype == object for array in arrays):

@@ -90,12 +90,12 @@ def _count_cache_lookup(cache: str, hits: int, misses: int) -> None:
         _cache_lookups.labels(cache=cache, outcome="miss").inc(misses)
 
 
-# Requests whose creators' JSON is at most this many bytes (~10 creators of 30 posts, ~15 ms of
-# work) are scored on the worker's event loop: handing the work to a thread and waking the
-# loop again cost ~0.8 ms a request (/score of one creator over HTTP: p50 10.4-11.5 ms on a
-# thread, 9.8-9.9 ms inline, same engine time), a tenth of the answer. Larger ones run on a
-# thread, so that the loop goes on answering health checks, /metrics and the admission queue
-# while they run (a /rank of 1,000 creators takes ~0.5 s).
+# Requests whose creators' JSON is at most this many bytes (~9 creators of 30 posts: 15-23 ms of
+# work in process, median 16) are scored on the worker's event loop: handing the work to a
+# thread and waking the loop again cost ~0.8 ms a request (/score of one creator over HTTP:
+# p50 10.4-11.5 ms on a thread, 9.6-10.3 ms inline, same engine time), a tenth of the answer.
+# Larger ones run on a thread, so that the loop goes on answering health checks, /metrics and
+# the admission queue while they run (a /rank of 1,000 creators takes ~0.5 s).
 INLINE_MAX_BYTES = 256 * 1024
 # Planned collaborations are small dicts, but each is a row to validate and score.
 INLINE_MAX_COLLABORATIONS = 100
