@@ -419,8 +419,14 @@ def _decimal_text(text: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndar
     """(numbers, unsettled) of text: plain decimals cast by Arrow (missing: NaN); other text
     and decimals beyond float64 (1e999) unsettled, for `_number_or_missing`."""
     clean = _clean_text(text)
-    decimal = pc.fill_null(pc.match_substring_regex(clean, _DECIMAL), False)
-    decimal = decimal.to_numpy(zero_copy_only=False)
+    # Digits only (most number cells: counts) are plain decimals; the regex, ~10x the cost of
+    # that check, reads only the other cells (~0.1 s a column of 2.5M cells saved).
+    decimal = pc.fill_null(pc.ascii_is_decimal(clean), False).to_numpy(zero_copy_only=False)
+    rest = np.flatnonzero(~decimal & ~_null_mask(clean))
+    if len(rest):
+        decimal = decimal.copy()
+        decimal[rest] = pc.match_substring_regex(
+            clean.take(pa.array(rest)), _DECIMAL).to_numpy(zero_copy_only=False)
     try:
         numbers = pc.cast(pc.if_else(decimal, clean, pa.scalar(None, clean.type)),
                           pa.float64()).to_numpy(zero_copy_only=False).astype("float64")
