@@ -26,9 +26,9 @@ Measured (scripts/benchmark_features.py --cli; 5,000 creators a piece, 50 posts 
 CSV; the 2-core shared machine, load 0.9-1.7): the key columns take ~2.3 KB a creator (113 MiB
 at 50k: 73 MiB of ids, 40 MiB of file rows); `creatorscore score` peaks at 984-997 MiB RSS for
 10k creators and 1,114 MiB for 50k (1,181-1,199 and 2,426 MiB when the whole dataset's Arrow
-tables were held), at 1,363-1,413 creators/s for 10k (1,250-1,288 before). `features` adds
-the niche model's fit over every creator's text, which grows with the dataset (see
-features.pipeline.fit_and_build_in_chunks). Disk: the pieces' files hold about the dataset's
+tables were held), at 1,363-1,413 creators/s for 10k (1,250-1,288 before). `features` fits
+the pipeline piece by piece too (features.pipeline.fit_and_build_in_chunks): 0.81 GiB at 10k
+creators, 0.95 GiB at 50k. Disk: the pieces' files hold about the dataset's
 Arrow tables (about the size of the CSV files), written and read back uncompressed: Parquet's
 encoding and decoding would cost ~0.6 s an 80 MiB table, ~15% of a run.
 

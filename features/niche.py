@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from data.contract import NICHES
 from features.arrays import large_strings
-from features.text import TextVectorizer, tokenize
+from features.text import DocumentFrequencies, TextVectorizer, tokenize
 
 DECLARED_NICHE_WEIGHT = 0.5
 MIN_CREATORS_PER_CENTROID = 3
@@ -79,8 +79,17 @@ class NicheModel:
         # Tokenised once for the vocabulary and the counts (tokenising is most of the fit).
         documents, tokens = tokenize(creator_texts)
         n_texts = len(large_strings(creator_texts))
-        self.vectorizer_ = TextVectorizer(extra_vocabulary=LEXICON_WORDS).fit_tokens(
-            documents, tokens, n_texts)
+        self.fit_vocabulary(DocumentFrequencies.of_tokens(documents, tokens, n_texts))
+        self._add_members(self.vectorizer_.counts_of_tokens(documents, tokens, n_texts),
+                          declared_niche_code)
+        return self.fit_centroids()
+
+    # A fit in parts (a dataset read in pieces), in memory of one part: `fit_vocabulary` from
+    # every part's document frequencies, merged; `add_members` of every part, in order; then
+    # `fit_centroids`. The same fitted state as `fit` on the whole, to the last bit.
+    def fit_vocabulary(self, frequencies: DocumentFrequencies) -> NicheModel:
+        self.vectorizer_ = TextVectorizer(extra_vocabulary=LEXICON_WORDS).fit_frequencies(
+            frequencies)
         vocabulary = {w: i for i, w in enumerate(self.vectorizer_.vocabulary_)}
         rows, cols = [], []
         for niche_code, niche in enumerate(NICHES):
@@ -90,21 +99,40 @@ class NicheModel:
         # A word listed under two niches counts for both (e.g. "training": fitness, sports).
         self.lexicon_matrix_ = sp.csr_matrix(
             (np.ones(len(rows)), (rows, cols)), shape=(len(vocabulary), len(NICHES)))
-        tfidf = self.vectorizer_.tfidf(self.vectorizer_.counts_of_tokens(documents, tokens,
-                                                                         n_texts))
-        centroids = np.zeros((len(NICHES), len(vocabulary)))
+        self._centroid_sums = np.zeros((len(NICHES), len(vocabulary)))
+        self._members = np.zeros(len(NICHES), dtype="int64")
+        return self
+
+    def add_members(self, creator_texts, declared_niche_code: np.ndarray) -> NicheModel:
+        """Add creators (after those added before) to the centroids of their declared niche."""
+        self._add_members(self.vectorizer_.counts(creator_texts), declared_niche_code)
+        return self
+
+    def _add_members(self, counts: sp.csr_matrix, declared_niche_code: np.ndarray) -> None:
+        tfidf = sp.csr_matrix(self.vectorizer_.tfidf(counts))
+        declared = np.asarray(declared_niche_code)
+        niche = declared[np.repeat(np.arange(tfidf.shape[0]), np.diff(tfidf.indptr))]
+        member = niche >= 0
+        # np.add.at adds the entries one at a time, in row order: each centroid sum is the same
+        # left fold over its creators whether they come in one part or many.
+        np.add.at(self._centroid_sums, (niche[member], tfidf.indices[member]),
+                  tfidf.data[member])
+        self._members += np.bincount(declared[declared >= 0], minlength=len(NICHES))
+
+    def fit_centroids(self) -> NicheModel:
+        centroids = np.zeros((len(NICHES), self._centroid_sums.shape[1]))
         has_centroid = np.zeros(len(NICHES), dtype=bool)
-        declared_niche_code = np.asarray(declared_niche_code)
         for niche_code in range(len(NICHES)):
-            members = np.flatnonzero(declared_niche_code == niche_code)
-            if len(members) >= MIN_CREATORS_PER_CENTROID:
-                centroid = np.asarray(tfidf[members].mean(axis=0)).ravel()
+            members = self._members[niche_code]
+            if members >= MIN_CREATORS_PER_CENTROID:
+                centroid = self._centroid_sums[niche_code] / members
                 norm = np.linalg.norm(centroid)
                 if norm > 0:
                     centroids[niche_code] = centroid / norm
                     has_centroid[niche_code] = True
         self.centroids_ = sp.csr_matrix(centroids)
         self.has_centroid_ = has_centroid
+        del self._centroid_sums, self._members
         return self
 
     def content_distribution(self, counts: sp.csr_matrix | np.ndarray,

@@ -7,6 +7,7 @@ feature with vectorised numpy over all entities at once.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -37,7 +38,7 @@ from features.catalogue import (
 from features.engagement import engagement_features
 from features.entities import Entities, build_entities
 from features.niche import NicheModel, niche_features
-from features.text import count_matrix
+from features.text import DocumentFrequencies, count_matrix
 
 
 def _as_of_day(as_of) -> float:
@@ -63,13 +64,24 @@ def _audits_aside(ds: Dataset) -> bool:
 
 @dataclass(frozen=True)
 class FitInputs:
-    """What FeaturePipeline.fit learns from, per creator: bio + captions (Arrow: compact), the
-    declared niche's code, the engagement metrics and the benchmark cohort's code."""
+    """What FeaturePipeline.fit learns from, for consecutive creators (a piece of a dataset):
+    the document frequencies of their texts (bio + captions: the niche model's vocabulary;
+    the texts themselves are read again for the centroids, see `fit_parts`), the declared
+    niches' codes, the engagement metrics and the benchmark cohorts' codes."""
 
-    texts: pa.Array
+    frequencies: DocumentFrequencies
     declared_niche: np.ndarray
     engagement: dict[str, np.ndarray]
     cohort: np.ndarray
+
+    def merge(self, later: FitInputs) -> FitInputs:
+        """These creators' inputs and those of the creators after them."""
+        return FitInputs(
+            self.frequencies.merge(later.frequencies),
+            np.concatenate((self.declared_niche, later.declared_niche)),
+            {name: np.concatenate((values, later.engagement[name]))
+             for name, values in self.engagement.items()},
+            np.concatenate((self.cohort, later.cohort)))
 
 
 class FeaturePipeline:
@@ -87,33 +99,52 @@ class FeaturePipeline:
 
     # -- fitting ---------------------------------------------------------------------------
     def fit(self, ds: Dataset) -> FeaturePipeline:
-        return self.fit_parts([self.fit_inputs(ds)])
+        declared, engagement, cohort = self._creator_inputs(ds)
+        # (the texts tokenised once for the vocabulary and the centroids)
+        return self._fit(NicheModel().fit(_creator_texts(ds), declared), engagement, cohort)
 
     @staticmethod
     def fit_inputs(ds: Dataset) -> FitInputs:
-        """What `fit` learns from, for the creators of `ds`. Each creator's inputs depend on
-        its own rows only: the inputs of consecutive pieces of a dataset, given together to
-        `fit_parts`, fit what `fit` fits on the whole (the `features` command's first pass)."""
-        creators = ds.creators
-        ent = build_entities(ds, np.arange(len(creators)), np.full(len(creators), np.nan))
-        return FitInputs(texts=_creator_texts(ds),
-                         declared_niche=index_of(creators["niche"], NICHES),
-                         engagement=engagement_features(ent),
-                         cohort=cohort_codes(ent.platform_code, ent.tier_code))
+        """What `fit` learns from, for the creators of `ds` (see `fit_parts`)."""
+        declared, engagement, cohort = FeaturePipeline._creator_inputs(ds)
+        return FitInputs(DocumentFrequencies.of_texts(_creator_texts(ds)), declared,
+                         engagement, cohort)
 
-    def fit_parts(self, parts: list[FitInputs]) -> FeaturePipeline:
-        """Fit on the creators of every part, in order (see `fit_inputs`)."""
+    @staticmethod
+    def niche_members(ds: Dataset) -> tuple[pa.Array, np.ndarray]:
+        """(texts, declared niche codes) of the creators of `ds`: what the niche model's
+        centroids learn from."""
+        return _creator_texts(ds), index_of(ds.column("creators", "niche"), NICHES)
+
+    @staticmethod
+    def _creator_inputs(ds: Dataset) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+        """(declared niche codes, engagement metrics, cohort codes) of the creators of `ds`:
+        each creator's from its own rows."""
+        n = ds.rows("creators")
+        ent = build_entities(ds, np.arange(n), np.full(n, np.nan))
+        return (index_of(ds.column("creators", "niche"), NICHES), engagement_features(ent),
+                cohort_codes(ent.platform_code, ent.tier_code))
+
+    def fit_parts(self, inputs: FitInputs,
+                  members: Callable[[], Iterable[tuple[pa.Array, np.ndarray]]]
+                  ) -> FeaturePipeline:
+        """`fit` on a dataset in consecutive pieces, in memory of one piece and the merged
+        `inputs` (`fit_inputs` of every piece, merged in order: a few numbers per creator and
+        the distinct words): `members()` gives each piece's `niche_members`, in the same
+        order, for the niche centroids. The same fitted state as `fit` on the whole."""
+        niche_model = NicheModel().fit_vocabulary(inputs.frequencies)
+        for texts, declared in members():
+            niche_model.add_members(texts, declared)
+        return self._fit(niche_model.fit_centroids(), inputs.engagement, inputs.cohort)
+
+    def _fit(self, niche_model: NicheModel, engagement: dict[str, np.ndarray],
+             cohort: np.ndarray) -> FeaturePipeline:
         self.follower_scorer_ = self.follower_scorer
         self.feature_version_ = FEATURE_VERSION
         self.compensation_codes_ = dict(COMPENSATION_CODES)
         self.niche_codes_ = {niche: code for code, niche in enumerate(NICHES)}
-        texts = pa.concat_arrays([part.texts for part in parts])
-        declared = np.concatenate([part.declared_niche for part in parts])
-        self.niche_model_ = NicheModel().fit(texts, declared)
-        engagement = {name: np.concatenate([part.engagement[name] for part in parts])
-                      for name in parts[0].engagement}
-        self.cohort_reference_ = CohortReference().fit(
-            engagement, np.concatenate([part.cohort for part in parts]))
+        self.niche_model_ = niche_model
+        self.cohort_reference_ = CohortReference().fit(engagement, cohort)
         self.creator_feature_names_ = list(CREATOR_FEATURE_NAMES)
         self.collaboration_feature_names_ = list(COLLABORATION_FEATURE_NAMES)
         return self
@@ -343,17 +374,21 @@ def fit_and_build_in_chunks(chunked: ChunkedDataset, pipeline: FeaturePipeline
                             ) -> dict[str, pd.DataFrame]:
     """`pipeline` fitted on a dataset read in pieces of creators, then its feature frames:
     the values of `pipeline.fit(ds)` and `build_feature_frames(ds, pipeline)` on the whole
-    dataset, in memory bounded by the dataset's id columns, one piece and the fit (its inputs:
-    every creator's bio and captions as Arrow text and a few numbers per creator; the niche
-    model tokenises all the texts at once, the one step whose memory grows with the dataset
-    beyond the id columns). Two passes over the pieces, each piece validated once (the second pass
-    reads them back: ChunkedDataset.replayable_chunks): the fit needs every creator's cohort
-    and text before the first feature. Raises ContractError (every problem) before any
-    feature."""
+    dataset, in memory bounded by the dataset's id columns, one piece, the fit's merged
+    inputs (a few numbers per creator and the texts' distinct words: `FeaturePipeline.
+    fit_parts`) and the output rows. Three passes over the pieces, each piece validated once
+    (the later passes read them back: ChunkedDataset.replayable_chunks): the niche model's
+    vocabulary needs every text before its centroids, and the features need the fit. Raises
+    ContractError (every problem) before any feature."""
     parts: dict[str, list[pd.DataFrame]] = {"creators": [], "collaborations": []}
     rows = []
     with chunked.replayable_chunks() as pieces:
-        pipeline.fit_parts([FeaturePipeline.fit_inputs(chunk.dataset) for chunk in pieces])
+        inputs = None
+        for chunk in pieces:
+            piece = FeaturePipeline.fit_inputs(chunk.dataset)
+            inputs = piece if inputs is None else inputs.merge(piece)
+        pipeline.fit_parts(inputs, lambda: (FeaturePipeline.niche_members(chunk.dataset)
+                                            for chunk in pieces))
         for chunk in pieces:
             frames = build_feature_frames(chunk.dataset, pipeline)
             parts["creators"].append(frames["creators"])

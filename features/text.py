@@ -9,6 +9,8 @@ uses the smoothed idf of scikit-learn, log((1 + n) / (1 + df)) + 1, and l2-norma
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -110,18 +112,18 @@ class TextVectorizer:
                    ) -> TextVectorizer:
         """`fit` from the texts' `tokenize` output (tokenising is most of the cost: a caller
         that also needs the texts' counts, `counts_of_tokens`, tokenises once)."""
-        keep = self._usable(tokens)
-        documents, tokens = documents[keep], tokens.filter(pa.array(keep))
-        encoded = pc.dictionary_encode(tokens)
-        if isinstance(encoded, pa.ChunkedArray):
-            encoded = encoded.combine_chunks()
-        codes = encoded.indices.to_numpy(zero_copy_only=False).astype("int64")
-        words = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
-        document_frequency = _document_frequency(documents, codes, len(words), n_documents)
+        return self.fit_frequencies(DocumentFrequencies.of_tokens(documents, tokens,
+                                                                  n_documents))
+
+    def fit_frequencies(self, frequencies: DocumentFrequencies) -> TextVectorizer:
+        """`fit` from the document frequencies of the texts (those of parts of a corpus,
+        merged, fit what the whole corpus fits)."""
+        document_frequency = frequencies.counts
         frequent = np.flatnonzero(document_frequency >= self.min_df)
+        # Ties keep the order of first appearance.
         frequent = frequent[np.argsort(-document_frequency[frequent], kind="stable")]
         frequent = frequent[: self.max_features]
-        vocabulary = list(words[frequent])
+        vocabulary = frequencies.words.take(pa.array(frequent, type=pa.int64())).to_pylist()
         frequency = list(document_frequency[frequent])
         known = set(vocabulary)
         for word in self.extra_vocabulary:
@@ -131,6 +133,7 @@ class TextVectorizer:
                 frequency.append(0)
         self.vocabulary_ = np.asarray(vocabulary, dtype=object)
         self.vocabulary_array_ = pa.array(list(self.vocabulary_), type=pa.large_string())
+        n_documents = frequencies.n_documents
         self.idf_ = (np.log((1.0 + n_documents) / (1.0 + np.asarray(frequency, dtype="float64")))
                      + 1.0)
         self.n_documents_ = n_documents
@@ -178,6 +181,47 @@ class TextVectorizer:
         norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
         scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
         return sp.csr_matrix(sp.diags(scale) @ weighted)
+
+
+@dataclass(frozen=True)
+class DocumentFrequencies:
+    """In how many documents each usable word occurs, over `n_documents` documents: what a
+    vocabulary is fitted from. `words` (Arrow text, distinct) in order of first appearance,
+    `counts` aligned. Integers: the frequencies of consecutive parts of a corpus, merged in
+    order, are exactly those of the whole (words in the same order), in memory of the
+    distinct words, not of the texts."""
+
+    words: pa.Array
+    counts: np.ndarray
+    n_documents: int
+
+    @classmethod
+    def of_tokens(cls, documents: np.ndarray, tokens: pa.Array, n_documents: int
+                  ) -> DocumentFrequencies:
+        """Of texts' `tokenize` output."""
+        keep = TextVectorizer._usable(tokens)
+        documents, tokens = documents[keep], tokens.filter(pa.array(keep))
+        encoded = pc.dictionary_encode(tokens)
+        if isinstance(encoded, pa.ChunkedArray):
+            encoded = encoded.combine_chunks()
+        codes = encoded.indices.to_numpy(zero_copy_only=False).astype("int64")
+        words = encoded.dictionary.cast(pa.large_string())
+        return cls(words, _document_frequency(documents, codes, len(words), n_documents),
+                   n_documents)
+
+    @classmethod
+    def of_texts(cls, texts) -> DocumentFrequencies:
+        return cls.of_tokens(*tokenize(texts), len(large_strings(texts)))
+
+    def merge(self, later: DocumentFrequencies) -> DocumentFrequencies:
+        """These and those of the documents after these (`later`)."""
+        at = pc.index_in(later.words, value_set=self.words)
+        known = at.is_valid().to_numpy(zero_copy_only=False)
+        at = at.fill_null(0).to_numpy(zero_copy_only=False).astype("int64")
+        counts = np.concatenate((self.counts, later.counts[~known]))
+        counts[at[known]] += later.counts[known]
+        words = pa.concat_arrays([self.words, later.words.filter(pa.array(~known))])
+        return DocumentFrequencies(words, counts, self.n_documents + later.n_documents)
 
 
 def _document_frequency(documents: np.ndarray, codes: np.ndarray, n_codes: int,

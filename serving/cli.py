@@ -318,17 +318,17 @@ def features(
     chunk_creators: int = typer.Option(CHUNK_CREATORS, "--chunk-creators", min=1,
                                        help="Creators validated and computed at a time (same "
                                             "values): memory is one such piece plus the "
-                                            "dataset's id columns and the niche model's fit."),
+                                            "dataset's id columns."),
 ) -> None:
     """Compute the documented numeric feature frames of a dataset.
 
-    Memory: the dataset's id columns (data/chunked.py), then the larger of one piece of
-    --chunk-creators creators as pandas and the fit of the niche model, which tokenises every
-    creator's bio and captions at once (kept as Arrow text), plus the output rows. The files
-    are read in batches into the pieces' files in a temporary directory (TMPDIR; about the
-    size of the CSV files). The pipeline is fitted on the whole dataset's cohorts and texts
-    first, so the pieces are used twice: validated once, and kept meanwhile as Arrow files
-    there too (about as much again) when there is more than one."""
+    Memory: the dataset's id columns (data/chunked.py), one piece of --chunk-creators
+    creators as pandas, the fit's inputs (a few numbers per creator and the texts' distinct
+    words) and the output rows. The files are read in batches into the pieces' files in a
+    temporary directory (TMPDIR; about the size of the CSV files). The pipeline is fitted on
+    the whole dataset's cohorts and texts first, piece by piece, so the pieces are used three
+    times: validated once, and kept meanwhile as Arrow files there too (about as much again)
+    when there is more than one."""
     check_out(out)
     try:
         with ChunkedDataset.read(data, chunk_creators) as chunked, \

@@ -180,7 +180,7 @@ def test_fit_texts_are_bio_then_captions_in_table_order():
         creators={"creator_id": ["a", "b", "c"], "platform": ["instagram"] * 3,
                   "followers": [1_000, 2_000, 3_000], "bio": ["bio a", None, "bio c"]},
         posts=posts)
-    texts = FeaturePipeline.fit_inputs(ds).texts.to_pylist()
+    texts = FeaturePipeline.niche_members(ds)[0].to_pylist()
     # A missing caption is left out; a creator without posts keeps its bio.
     assert texts == ["bio a only a", " first b second b third b", "bio c "]
 
