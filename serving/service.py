@@ -14,6 +14,7 @@ named by MLFLOW_TRACKING_URI (the repository's local store by default).
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import os
 import threading
@@ -168,6 +169,17 @@ if Path.cwd() == Path(__file__).resolve().parents[1] and Path("pyproject.toml").
     IMAGE = IMAGE.pyproject_toml("pyproject.toml")
 
 
+def settle_heap() -> None:
+    """Keep the objects alive now out of Python's full garbage collections. Once the engine is
+    loaded the worker holds ~350k of them (the models, MLflow's, BentoML's and the libraries'
+    objects), all alive as long as it runs; a full collection walked them all, ~190 ms
+    (measured after `load_engine`: 187 ms, 0.0 ms frozen), stalling whichever request it fell
+    in. Unfrozen first: after a swap the replaced engine's cycles are collected, once."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
 @bentoml.service(
     name="creatorscore",
     image=IMAGE,
@@ -196,6 +208,7 @@ class CreatorScore:
                                                  cache_observer=_count_cache_lookup)
         else:
             self.engine = reload()
+        settle_heap()
         logger.info("creatorscore service ready: %s", self.engine.provenance["model_version"])
         # A Bento serves the model it carries: no registry to follow (interval 0: no watch).
         self.watch = ChampionWatch(config.tracking_uri, str(self.engine.version),
@@ -204,6 +217,7 @@ class CreatorScore:
 
     def _swap(self, engine: ScoringEngine) -> None:
         self.engine = engine  # one assignment: running requests keep the engine they read
+        settle_heap()  # (on the watch's thread: the old engine's cycles freed, once)
 
     def _headers(self, engine: ScoringEngine) -> dict[str, str]:
         return {MODEL_VERSION_HEADER: engine.provenance["model_version"],
