@@ -26,9 +26,10 @@ not the dataset:
   a Parquet file, with what Arrow's reader holds ahead.
 Measured (scripts/benchmark_features.py --cli; 5,000 creators a piece, 50 posts a creator,
 CSV; the 2-core shared machine, load 0.9-1.7): the key columns take ~2.3 KB a creator (113 MiB
-at 50k: 73 MiB of ids, 40 MiB of file rows); `creatorscore score` peaks at 984-997 MiB RSS for
-10k creators and 1,114 MiB for 50k (1,181-1,199 and 2,426 MiB when the whole dataset's Arrow
-tables were held), at 1,363-1,413 creators/s for 10k (1,250-1,288 before). `features` fits
+at 50k: 73 MiB of ids, 40 MiB of file rows); `creatorscore score` peaked at 984-997 MiB RSS for
+10k creators and 1,114 MiB for 50k with one piece at a time (1,181-1,199 and 2,426 MiB when
+the whole dataset's Arrow tables were held), 1,093 and 1,293 MiB with the next piece
+validated ahead (2026-12-01 05:10 UTC). `features` fits
 the pipeline piece by piece too (features.pipeline.fit_and_build_in_chunks): 0.81 GiB at 10k
 creators, 0.95 GiB at 50k. Disk: the pieces' files hold about the dataset's
 Arrow tables (about the size of the CSV files), written and read back uncompressed: Parquet's
@@ -282,8 +283,9 @@ class ChunkedDataset:
         if any(len(rows[n_chunks]) for name, rows in self._rows.items() if name != "creators"):
             pieces.append(n_chunks)  # the rows of no creator: validated, never yielded
         # The next piece is validated on a helper thread while the caller works on this one
-        # (Arrow and numpy release the GIL for much of both: `score` at 50k creators ~15%
-        # faster); the first while the whole columns are checked here. Memory: two pieces.
+        # (Arrow and numpy release the GIL for much of both: at 50k creators `features` ~15%
+        # faster, `score` ~7%); the first while the whole columns are checked here. Memory:
+        # two pieces.
         with concurrent.futures.ThreadPoolExecutor(
                 1, thread_name_prefix="validate-piece") as validator:
             validating = validator.submit(self._validate, pieces[0])
