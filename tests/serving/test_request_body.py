@@ -7,6 +7,7 @@ decoding its creators again.
 from __future__ import annotations
 
 import json
+import threading
 
 import msgspec
 import pydantic
@@ -254,3 +255,29 @@ def test_typed_records_hold_what_any_json_records_hold(body):
         assert (typed is not None) == of_their_types
         if typed is not None:
             assert _records(typed) == _records(plain)
+
+
+def test_large_bodies_are_hashed_in_two_halves_with_the_same_digests(monkeypatch):
+    """From PARALLEL_DIGEST_BYTES of creators, half of them are hashed on a helper thread:
+    the digests, and their order, are those of hashing them one after the other."""
+    import hashlib
+
+    import serving.request_body as request_body
+
+    raws = [msgspec.Raw(json.dumps({"profile": {"creator_id": f"c{i}"}, "n": "x" * i}).encode())
+            for i in range(37)]
+    expected = [hashlib.sha256(raw).digest()[:request_body.DIGEST_BYTES] for raw in raws]
+    assert JSONCreators(raws, list).raw_bytes < request_body.PARALLEL_DIGEST_BYTES
+    assert JSONCreators(raws, list).content_digests == expected
+    monkeypatch.setattr(request_body, "PARALLEL_DIGEST_BYTES", 1)
+    threads = []
+    original = request_body._digests
+
+    def digests(part):
+        threads.append(threading.current_thread().name)
+        return original(part)
+
+    monkeypatch.setattr(request_body, "_digests", digests)
+    assert JSONCreators(raws, list).content_digests == expected
+    here, helper = sorted(threads)
+    assert here == threading.current_thread().name and helper.startswith("creator-digests")
