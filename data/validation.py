@@ -421,18 +421,19 @@ def _decimal_text(text: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndar
     clean = _clean_text(text)
     # Digits only (most number cells: counts) are plain decimals; the regex, ~10x the cost of
     # that check, reads only the other cells (~0.1 s a column of 2.5M cells saved).
+    present = ~_null_mask(clean)
     decimal = pc.fill_null(pc.ascii_is_decimal(clean), False).to_numpy(zero_copy_only=False)
-    rest = np.flatnonzero(~decimal & ~_null_mask(clean))
+    rest = np.flatnonzero(~decimal & present)
     if len(rest):
-        decimal = decimal.copy()
+        decimal = decimal.copy()  # (Arrow's array may be read-only)
         decimal[rest] = pc.match_substring_regex(
             clean.take(pa.array(rest)), _DECIMAL).to_numpy(zero_copy_only=False)
     try:
         numbers = pc.cast(pc.if_else(decimal, clean, pa.scalar(None, clean.type)),
                           pa.float64()).to_numpy(zero_copy_only=False).astype("float64")
     except (pa.ArrowException, ValueError):  # not expected: then float() reads every value
-        return np.full(len(decimal), np.nan), ~_null_mask(clean)
-    unsettled = np.where(decimal, ~np.isfinite(numbers), ~_null_mask(clean))
+        return np.full(len(decimal), np.nan), present
+    unsettled = np.where(decimal, ~np.isfinite(numbers), present)
     return numbers, unsettled
 
 

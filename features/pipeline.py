@@ -374,11 +374,12 @@ def fit_and_build_in_chunks(chunked: ChunkedDataset, pipeline: FeaturePipeline
                             ) -> dict[str, pd.DataFrame]:
     """`pipeline` fitted on a dataset read in pieces of creators, then its feature frames:
     the values of `pipeline.fit(ds)` and `build_feature_frames(ds, pipeline)` on the whole
-    dataset, in memory bounded by the dataset's id columns, one piece, the fit's merged
-    inputs (a few numbers per creator and the texts' distinct words: `FeaturePipeline.
-    fit_parts`) and the output rows. Three passes over the pieces, each piece validated once
-    (the later passes read them back: ChunkedDataset.replayable_chunks): the niche model's
-    vocabulary needs every text before its centroids, and the features need the fit. Raises
+    dataset, in memory bounded by the dataset's id columns, two pieces (see
+    ChunkedDataset.chunks), the fit's merged inputs (a few numbers per creator and the texts'
+    distinct words: `FeaturePipeline.fit_parts`) and the output rows. Three passes over the
+    pieces, each piece validated once (the later passes read them back:
+    ChunkedDataset.replayable_chunks): the niche model's vocabulary needs every text before
+    its centroids, and the features need the fit. Raises
     ContractError (every problem) before any feature."""
     parts: dict[str, list[pd.DataFrame]] = {"creators": [], "collaborations": []}
     rows = []

@@ -282,9 +282,10 @@ class ScoringBundle:
                         ) -> pd.DataFrame:
         """`score_table` of a dataset read in pieces of creators (ChunkedDataset.chunks: each
         piece validated, then scored, then freed): the same rows in the same order, in memory
-        bounded by one piece and the dataset's id columns. The campaign's planned
-        collaborations are those of the whole collaborations table (`campaign_plans`), so a
-        piece without plans is skipped rather than scored as a campaign without plans."""
+        bounded by two pieces (the next is validated meanwhile) and the dataset's id columns.
+        The campaign's planned collaborations are those of the whole collaborations table
+        (`campaign_plans`), so a piece without plans is skipped rather than scored as a
+        campaign without plans."""
         plans_exist = campaign_id is not None and chunked.has_value(
             "collaborations", "campaign_id", campaign_id)
         parts, rows = [], []

@@ -175,7 +175,7 @@ def score(
                                  "collaborations (or every creator for it)."),
     chunk_creators: int = typer.Option(CHUNK_CREATORS, "--chunk-creators", min=1,
                                        help="Creators validated and scored at a time (pandas "
-                                            "engine; same scores): memory is one such piece "
+                                            "engine; same scores): memory is two such pieces "
                                             "plus the dataset's id columns."),
     engine: str = typer.Option("pandas", "--engine", help="pandas: one process; spark: "
                                "groups of creators scored in parallel by Spark "
@@ -188,11 +188,11 @@ def score(
 ) -> None:
     """Score creators (or a campaign's candidates) with the champion model.
 
-    Memory (pandas engine): one piece of --chunk-creators creators while it is validated and
-    scored, plus the dataset's id columns (data/chunked.py) and the output rows, not the
-    dataset: the files are read in batches into the pieces' files in a temporary directory
-    (TMPDIR; about the size of the CSV files), removed after. Every contract problem is still
-    reported, with the file's rows, before anything is written."""
+    Memory (pandas engine): two pieces of --chunk-creators creators (one scored, the next
+    validated meanwhile), plus the dataset's id columns (data/chunked.py) and the output
+    rows, not the dataset: the files are read in batches into the pieces' files in a
+    temporary directory (TMPDIR; about the size of the CSV files), removed after. Every
+    contract problem is still reported, with the file's rows, before anything is written."""
     if engine not in ENGINES:
         console.print(f"[red]--engine: {engine!r}; expected one of {', '.join(ENGINES)}[/red]")
         raise typer.Exit(2)
@@ -317,18 +317,18 @@ def features(
                              "as <stem>_collaborations<suffix> when the dataset has campaigns."),
     chunk_creators: int = typer.Option(CHUNK_CREATORS, "--chunk-creators", min=1,
                                        help="Creators validated and computed at a time (same "
-                                            "values): memory is one such piece plus the "
+                                            "values): memory is two such pieces plus the "
                                             "dataset's id columns."),
 ) -> None:
     """Compute the documented numeric feature frames of a dataset.
 
-    Memory: the dataset's id columns (data/chunked.py), one piece of --chunk-creators
-    creators as pandas, the fit's inputs (a few numbers per creator and the texts' distinct
-    words) and the output rows. The files are read in batches into the pieces' files in a
-    temporary directory (TMPDIR; about the size of the CSV files). The pipeline is fitted on
-    the whole dataset's cohorts and texts first, piece by piece, so the pieces are used three
-    times: validated once, and kept meanwhile as Arrow files there too (about as much again)
-    when there is more than one."""
+    Memory: the dataset's id columns (data/chunked.py), two pieces of --chunk-creators
+    creators as pandas (one at work, the next validated meanwhile), the fit's inputs (a few
+    numbers per creator and the texts' distinct words) and the output rows. The files are
+    read in batches into the pieces' files in a temporary directory (TMPDIR; about the size
+    of the CSV files). The pipeline is fitted on the whole dataset's cohorts and texts first,
+    piece by piece, so the pieces are used three times: validated once, and kept meanwhile as
+    Arrow files there too (about as much again) when there is more than one."""
     check_out(out)
     try:
         with ChunkedDataset.read(data, chunk_creators) as chunked, \

@@ -18,6 +18,7 @@ checks both on the same bodies), so a body is never accepted here that pydantic 
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -135,7 +136,7 @@ class JSONCreators(Sequence):
                 self._digests = _digests(raws)
         return self._digests
 
-    @property
+    @functools.cached_property
     def raw_bytes(self) -> int:
         """The size of the creators' JSON as sent: the measure of their scoring work before
         any is done (serving.service scores light requests on the event loop)."""
