@@ -331,8 +331,12 @@ def comment_features(ent: Entities, ds: Dataset) -> dict[str, np.ndarray]:
         top = group_sum(pair_entity, np.where(rank < TOP_COMMENTERS, pair_count, 0.0), n)
         share = pair_count / total[pair_entity]
         out["commenter_top10_share"] = safe_divide(top, total)
-        out["commenter_herfindahl"] = np.where(total > 0,
-                                               group_sum(pair_entity, share * share, n), np.nan)
+        # Each entity's squares added smallest first: the order of its own commenters'
+        # counts, not of the codes the batch's other commenters got (a creator alone and in
+        # any batch gets the same bits).
+        order = np.lexsort((share, pair_entity))
+        out["commenter_herfindahl"] = np.where(
+            total > 0, group_sum(pair_entity[order], (share * share)[order], n), np.nan)
         out["comments_per_commenter"] = safe_divide(total, group_count(pair_entity, n))
     return out
 

@@ -9,6 +9,7 @@ import scipy.sparse as sp
 
 from data.contract import COMPENSATIONS, NICHES
 from features.arrays import as_days, as_float, as_str
+from features.text import row_sums
 
 NICHE_INDEX = pd.Index(NICHES)
 COMPENSATION_CODES = {name: code for code, name in enumerate(COMPENSATIONS)}
@@ -55,7 +56,7 @@ def repeat_partnerships(history: pd.DataFrame, creator_ids: np.ndarray, brands: 
 
 def campaign_pair_features(collaborations: pd.DataFrame, campaigns: pd.DataFrame,
                            campaign_row: np.ndarray, distribution: np.ndarray,
-                           content_tfidf: sp.csr_matrix | np.ndarray,
+                           content_tfidf: sp.csr_matrix,
                            brief_tfidf: sp.csr_matrix,
                            creator_country: np.ndarray, repeat: np.ndarray
                            ) -> dict[str, np.ndarray]:
@@ -70,16 +71,12 @@ def campaign_pair_features(collaborations: pd.DataFrame, campaigns: pd.DataFrame
     is_top = np.where(has_niche & has_distribution, (top == niche_code).astype("float64"),
                       np.nan)
 
+    # Each pair's similarity from its own rows' entries (see features.text.count_matrix).
     brief_rows = brief_tfidf[campaign_row]
-    if isinstance(content_tfidf, np.ndarray):  # few entities: dense content rows
-        brief_rows = brief_rows.toarray()
-        similarity = np.einsum("ij,ij->i", content_tfidf, brief_rows)
-        has_brief = np.count_nonzero(brief_rows, axis=1) > 0
-        has_content = np.count_nonzero(content_tfidf, axis=1) > 0
-    else:
-        similarity = np.asarray(content_tfidf.multiply(brief_rows).sum(axis=1)).ravel()
-        has_brief = np.asarray(brief_rows.getnnz(axis=1)) > 0
-        has_content = np.asarray(content_tfidf.getnnz(axis=1)) > 0
+    products = content_tfidf.multiply(brief_rows).tocsr()
+    similarity = row_sums(products.indptr, products.data)
+    has_brief = np.diff(brief_rows.indptr) > 0
+    has_content = np.diff(content_tfidf.indptr) > 0
     similarity = np.where(has_brief & has_content, similarity, np.nan)
 
     targets = as_str(campaigns["target_countries"])[campaign_row]

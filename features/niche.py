@@ -135,13 +135,12 @@ class NicheModel:
         del self._centroid_sums, self._members
         return self
 
-    def content_distribution(self, counts: sp.csr_matrix | np.ndarray,
-                             tfidf: sp.csr_matrix | np.ndarray | None = None
+    def content_distribution(self, counts: sp.csr_matrix, tfidf: sp.csr_matrix | None = None
                              ) -> tuple[np.ndarray, np.ndarray]:
         """(n x 14 niche distribution from content, number of known tokens per row).
 
-        `counts` is sparse or dense (see features.text.count_matrix); `tfidf` its TF-IDF when
-        already computed.
+        `counts` in canonical form (features.text.count_matrix); `tfidf` its TF-IDF when
+        already computed. Sparse products: each row's values from its own entries, in order.
         """
         lexicon, centroids_t = self._dense_parameters()
         known_tokens = np.asarray(counts.sum(axis=1)).ravel()
@@ -168,7 +167,8 @@ class NicheModel:
 
     def _dense_parameters(self) -> tuple[np.ndarray, np.ndarray]:
         """(vocabulary x niche lexicon matrix, vocabulary x niche centroids) as dense arrays:
-        a sparse or dense counts matrix times a dense one is one BLAS-like call either way."""
+        a CSR matrix times a dense one is scipy's product row by row (each row's entries
+        added in order: the same bits whatever rows come with it)."""
         cache = self.__dict__.get("_dense_cache")
         if cache is None:
             cache = (self.lexicon_matrix_.toarray(), self.centroids_.toarray().T.copy())

@@ -154,7 +154,7 @@ class FeaturePipeline:
             raise RuntimeError("FeaturePipeline is not fitted: call fit(dataset) first")
 
     # -- shared core -----------------------------------------------------------------------
-    def _content_counts(self, ds: Dataset, ent: Entities) -> sp.csr_matrix | np.ndarray:
+    def _content_counts(self, ds: Dataset, ent: Entities) -> sp.csr_matrix:
         """Token counts of bio + captions (posts before the cutoff) per entity; each distinct
         post and bio is tokenised once (collaborations of a creator share its posts)."""
         vectorizer = self.niche_model_.vectorizer_
@@ -172,8 +172,7 @@ class FeaturePipeline:
                             len(vectorizer.vocabulary_))
 
     def _entity_features(self, ds: Dataset, ent: Entities
-                         ) -> tuple[dict[str, np.ndarray], np.ndarray,
-                                    sp.csr_matrix | np.ndarray]:
+                         ) -> tuple[dict[str, np.ndarray], np.ndarray, sp.csr_matrix]:
         # A thread of its own per large request: concurrent requests never queue for one.
         with (ThreadPoolExecutor(max_workers=1, thread_name_prefix="audience-audit")
               if _audits_aside(ds) else contextlib.nullcontext()) as aside:
@@ -370,26 +369,97 @@ def build_feature_frames(ds: Dataset, pipeline: FeaturePipeline,
     return frames
 
 
+def fit_in_pieces(pipeline: FeaturePipeline, pieces: Callable[[], Iterable[Dataset]],
+                  n_pieces: int) -> FeaturePipeline:
+    """`pipeline.fit` on the dataset that `pieces()` makes up (consecutive pieces of creators,
+    each with the rows about them, campaigns whole), to the last bit: one piece is fitted
+    directly; more take two passes (their merged `fit_inputs`, then the niche centroids:
+    `FeaturePipeline.fit_parts`), in memory of one piece and the merged inputs."""
+    if n_pieces == 1:
+        for piece in pieces():
+            return pipeline.fit(piece)
+    inputs = None
+    for piece in pieces():
+        part = FeaturePipeline.fit_inputs(piece)
+        inputs = part if inputs is None else inputs.merge(part)
+    if inputs is None:
+        raise ValueError("no piece to fit the feature pipeline on")
+    return pipeline.fit_parts(inputs, lambda: (FeaturePipeline.niche_members(piece)
+                                               for piece in pieces()))
+
+
+def transform_in_pieces(pipeline: FeaturePipeline, pieces: Iterable[Dataset],
+                        planned: dict[str, pd.DataFrame],
+                        helper: ThreadPoolExecutor | None = None) -> dict[str, pd.DataFrame]:
+    """{"creators": `transform_creators`, then for each planned table its
+    `transform_collaborations`} on the dataset the pieces make up, computed piece by piece
+    (a creator's features read its own rows only: the values of the whole dataset's, rows in
+    the order of its creators and of each planned table).
+
+    planned: tables of (campaign_id, creator_id, compensation, cost), every creator in some
+    piece. Within a piece the audits of the creators' audiences are reused by the planned
+    tables (`remembering_audiences`). helper: a thread that computes the last planned table
+    beside the others (both cores at work on a large piece)."""
+    names = list(planned)
+    parts: dict[str, list[pd.DataFrame]] = {"creators": [], **{name: [] for name in names}}
+    positions: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    placed = {name: np.zeros(len(table), dtype=bool) for name, table in planned.items()}
+    first_piece = None
+    for piece in pieces:
+        first_piece = piece if first_piece is None else first_piece
+        creator_ids = pd.Index(as_str(piece.column("creators", "creator_id")))
+        with pipeline.remembering_audiences(piece):
+            parts["creators"].append(pipeline.transform_creators(piece))
+            jobs: dict[str, Future | pd.DataFrame] = {}
+            for at, name in enumerate(names):
+                table = planned[name]
+                rows = np.flatnonzero(creator_ids.get_indexer(
+                    table["creator_id"].to_numpy(dtype=object)) >= 0)
+                if not len(rows):
+                    continue
+                placed[name][rows] = True
+                positions[name].append(rows)
+                subset = table.iloc[rows]
+                if helper is not None and at == len(names) - 1 and len(jobs):
+                    jobs[name] = helper.submit(pipeline.transform_collaborations, piece, subset)
+                else:
+                    jobs[name] = pipeline.transform_collaborations(piece, subset)
+            for name, job in jobs.items():
+                parts[name].append(job.result() if isinstance(job, Future) else job)
+    if first_piece is None:
+        raise ValueError("no piece to compute features on")
+    out = {"creators": _concat(parts["creators"])}
+    for name in names:
+        missing = np.flatnonzero(~placed[name])
+        if len(missing):
+            values = planned[name]["creator_id"].iloc[missing[:5]].tolist()
+            raise ValueError(f"{name}.creator_id: rows {missing[:5].tolist()} refer to unknown "
+                             f"creators ({values})")
+        if not parts[name]:  # an empty table: its empty frame
+            out[name] = pipeline.transform_collaborations(first_piece, planned[name])
+            continue
+        frame = _concat(parts[name])
+        rows = np.concatenate(positions[name])
+        # Back to the table's order (within a piece its rows are in order already).
+        out[name] = frame if len(parts[name]) == 1 else frame.iloc[np.argsort(rows)]
+    return out
+
+
 def fit_and_build_in_chunks(chunked: ChunkedDataset, pipeline: FeaturePipeline
                             ) -> dict[str, pd.DataFrame]:
     """`pipeline` fitted on a dataset read in pieces of creators, then its feature frames:
     the values of `pipeline.fit(ds)` and `build_feature_frames(ds, pipeline)` on the whole
     dataset, in memory bounded by the dataset's id columns, two pieces (see
     ChunkedDataset.chunks), the fit's merged inputs (a few numbers per creator and the texts'
-    distinct words: `FeaturePipeline.fit_parts`) and the output rows. Three passes over the
-    pieces, each piece validated once (the later passes read them back:
-    ChunkedDataset.replayable_chunks): the niche model's vocabulary needs every text before
-    its centroids, and the features need the fit. Raises
-    ContractError (every problem) before any feature."""
+    distinct words: `fit_in_pieces`) and the output rows. Three passes over the pieces (one
+    when the dataset is one piece), each piece validated once (the later passes read them
+    back: ChunkedDataset.replayable_chunks): the niche model's vocabulary needs every text
+    before its centroids, and the features need the fit. Raises ContractError (every
+    problem) before any feature."""
     parts: dict[str, list[pd.DataFrame]] = {"creators": [], "collaborations": []}
     rows = []
     with chunked.replayable_chunks() as pieces:
-        inputs = None
-        for chunk in pieces:
-            piece = FeaturePipeline.fit_inputs(chunk.dataset)
-            inputs = piece if inputs is None else inputs.merge(piece)
-        pipeline.fit_parts(inputs, lambda: (FeaturePipeline.niche_members(chunk.dataset)
-                                            for chunk in pieces))
+        fit_in_pieces(pipeline, lambda: (chunk.dataset for chunk in pieces), chunked.n_chunks)
         for chunk in pieces:
             frames = build_feature_frames(chunk.dataset, pipeline)
             parts["creators"].append(frames["creators"])
@@ -407,4 +477,5 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return frames[0] if len(frames) == 1 else pd.concat(frames)
 
 
-__all__ = ["FeaturePipeline", "FitInputs", "build_feature_frames", "fit_and_build_in_chunks"]
+__all__ = ["FeaturePipeline", "FitInputs", "build_feature_frames", "fit_and_build_in_chunks",
+           "fit_in_pieces", "transform_in_pieces"]

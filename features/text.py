@@ -167,20 +167,22 @@ class TextVectorizer:
                          ) -> sp.csr_matrix:
         """`counts` from the texts' `tokenize` output."""
         documents, ids = self.ids_of_tokens(documents, tokens)
-        return count_matrix(documents, ids, n_documents, len(self.vocabulary_), dense=False)
+        return count_matrix(documents, ids, n_documents, len(self.vocabulary_))
 
-    def tfidf(self, counts: sp.spmatrix | np.ndarray) -> sp.csr_matrix | np.ndarray:
-        """l2-normalised TF-IDF rows from a counts matrix (dense in, dense out)."""
-        if isinstance(counts, np.ndarray):
-            weighted = counts * self.idf_
-            norms = np.sqrt(np.einsum("ij,ij->i", weighted, weighted))
-            scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
-            return weighted * scale[:, None]
-        weighted = sp.csr_matrix(counts, dtype="float64") @ sp.diags(self.idf_)
-        weighted = sp.csr_matrix(weighted)
-        norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
+    def tfidf(self, counts: sp.csr_matrix) -> sp.csr_matrix:
+        """l2-normalised TF-IDF rows from a counts matrix in canonical form (`count_matrix`).
+
+        Computed on the matrix's entries, row by row: a row's values depend on that row alone
+        (its entries in column order), never on the rows computed with it, so a creator scored
+        alone and in any batch or piece gets the same bits (training on a dataset read in
+        pieces equals training on it whole; scipy's product with a diagonal matrix gives the
+        same numbers, ~0.3 ms slower for one creator)."""
+        weighted = counts.data * self.idf_[counts.indices]
+        norms = np.sqrt(row_sums(counts.indptr, weighted * weighted))
         scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
-        return sp.csr_matrix(sp.diags(scale) @ weighted)
+        per_entry = np.repeat(scale, np.diff(counts.indptr))
+        return sp.csr_matrix((weighted * per_entry, counts.indices, counts.indptr),
+                             shape=counts.shape)
 
 
 @dataclass(frozen=True)
@@ -235,19 +237,23 @@ def _document_frequency(documents: np.ndarray, codes: np.ndarray, n_codes: int,
     return np.bincount(pairs.indices, minlength=n_codes)
 
 
-# Up to this many cells (documents x vocabulary) a counts matrix is a dense array: scoring a
-# few creators then costs no sparse-matrix bookkeeping (~0.1 ms per scipy operation).
-DENSE_CELLS = 2_000_000
-
-
-def count_matrix(rows: np.ndarray, ids: np.ndarray, n_rows: int, n_words: int,
-                 dense: bool | None = None) -> sp.csr_matrix | np.ndarray:
-    """rows x vocabulary counts of (row, word id) occurrences; dense when small (or asked)."""
-    if dense is None:
-        dense = n_rows * n_words <= DENSE_CELLS
-    if dense:
-        flat = np.bincount(rows * n_words + ids, minlength=n_rows * n_words)
-        return flat.reshape(n_rows, n_words).astype("float64")
+def count_matrix(rows: np.ndarray, ids: np.ndarray, n_rows: int, n_words: int) -> sp.csr_matrix:
+    """rows x vocabulary counts of (row, word id) occurrences, in canonical form (each row's
+    word ids sorted, once each). The text features read each row's entries in that order
+    (`TextVectorizer.tfidf`, sparse products), so a row's values depend on its own words only:
+    a dense matrix's products (BLAS) would add in an order that changes with the number of
+    rows, by a last bit that a tree model can turn into another split."""
     matrix = sp.csr_matrix((np.ones(len(ids)), (rows, ids)), shape=(n_rows, n_words))
     matrix.sum_duplicates()
     return matrix
+
+
+def row_sums(indptr: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per row of a CSR matrix, the sum of `values` (one per entry) over its entries, in
+    entry order: each row's sum from its own entries alone (np.add.reduceat on its
+    segment); 0 for a row without entries."""
+    out = np.zeros(len(indptr) - 1)
+    filled = np.flatnonzero(np.diff(indptr))
+    if len(filled):
+        out[filled] = np.add.reduceat(values, indptr[filled])
+    return out

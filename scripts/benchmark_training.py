@@ -4,16 +4,19 @@ Default: 50,000 creators and ~100,000 collaborations (target: under 2 minutes on
 The world is generated once and cached as Parquet (--cache); training runs in a fresh child
 process so its peak resident memory (ru_maxrss) is measured alone: dataset loading and
 validation, follower-account classifier, feature pipeline, risk and conversion models, and the
-evaluation on the test campaigns. MLflow logging is not included (it does not grow with data
-beyond the model size).
+evaluation on the test campaigns; with --chunk-creators the data is read in pieces of creators
+as `creatorscore train` reads it (training.training_data). MLflow logging is not included
+(it does not grow with data beyond the model size).
 
     python scripts/benchmark_training.py            # 50,000 creators, ~100,000 collaborations
     python scripts/benchmark_training.py --small    # 5,000 creators, ~10,000 collaborations
     python scripts/benchmark_training.py --follower fast --threads 2
+    python scripts/benchmark_training.py --chunk-creators 5000   # as `creatorscore train`
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import subprocess
@@ -44,27 +47,34 @@ def _ensure_world(cache: Path, creators: int, collaborations: int, seed: int) ->
     return directory
 
 
-def _child(directory: Path, follower: str, threads: int) -> None:
+def _child(directory: Path, follower: str, threads: int, chunk_creators: int | None) -> None:
     """Train in this process and print one JSON line of figures."""
     started = time.perf_counter()
     from data.loader import load_dataset
     from data.synthetic.truth import load_truth
     from training.protocol import TrainConfig, train_and_evaluate
+    from training.training_data import TrainingData, read_training_data
 
-    ds = load_dataset(directory)
-    truth = load_truth(directory)
-    loaded = time.perf_counter() - started
     classifier = info = None
     if follower == "fast":
         from training.follower_accounts import train_fast_follower_classifier
 
         classifier, info = train_fast_follower_classifier(seed=0, n_jobs=threads)
-    train_started = time.perf_counter()
-    result = train_and_evaluate(ds, TrainConfig(num_threads=threads), truth, classifier, info)
+    read_started = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        if chunk_creators is None:  # the whole dataset in memory
+            data = TrainingData.of_dataset(load_dataset(directory))
+        else:  # `creatorscore train`: read in pieces
+            data = stack.enter_context(read_training_data(directory, chunk_creators))
+        truth = load_truth(directory)
+        loaded = time.perf_counter() - read_started
+        train_started = time.perf_counter()
+        result = train_and_evaluate(data, TrainConfig(num_threads=threads), truth, classifier,
+                                    info)
     total = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
     print(json.dumps({
-        "creators": len(ds.creators), "collaborations": len(ds.collaborations),
+        "creators": data.n_creators, "collaborations": data.tables.rows("collaborations"),
         "load_seconds": loaded, "train_seconds": time.perf_counter() - train_started,
         "total_seconds": total, "peak_rss_mib": peak_mib, "timings": result.timings,
         "poisson_deviance": result.metrics.get("poisson_deviance"),
@@ -87,16 +97,21 @@ def main() -> None:
     parser.add_argument("--cache", type=Path,
                         default=Path(tempfile.gettempdir()) / "creatorscore_benchmark",
                         help="where the generated world is cached (outside the repository)")
+    parser.add_argument("--chunk-creators", type=int, default=None,
+                        help="read the data in pieces of this many creators, as `creatorscore "
+                        "train` does (default: the whole dataset loaded at once)")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        _child(args.child, args.follower, args.threads)
+        _child(args.child, args.follower, args.threads, args.chunk_creators)
         return
     if args.small:
         args.creators, args.collaborations = 5_000, 10_000
     directory = _ensure_world(args.cache, args.creators, args.collaborations, args.seed)
     command = [sys.executable, __file__, "--child", str(directory), "--follower", args.follower,
                "--threads", str(args.threads)]
+    if args.chunk_creators is not None:
+        command += ["--chunk-creators", str(args.chunk_creators)]
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         print(completed.stderr[-3000:], file=sys.stderr)
@@ -104,8 +119,10 @@ def main() -> None:
     figures = json.loads(completed.stdout.strip().splitlines()[-1])
     target = 120.0
     print(f"creators {figures['creators']:,}, collaborations {figures['collaborations']:,}, "
-          f"LightGBM threads {args.threads}, follower classifier: {args.follower}")
-    print(f"  load + validate      {figures['load_seconds']:8.1f} s")
+          f"LightGBM threads {args.threads}, follower classifier: {args.follower}, data "
+          + ("whole in memory" if args.chunk_creators is None else
+             f"read in pieces of {args.chunk_creators:,} creators"))
+    print(f"  read + validate      {figures['load_seconds']:8.1f} s")
     for phase, seconds in figures["timings"].items():
         print(f"  {phase:20s} {seconds:8.1f} s")
     print(f"  training total       {figures['train_seconds']:8.1f} s")

@@ -14,11 +14,16 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
+from models.bundle import CHUNK_CREATORS
 from store.cli_errors import console, user_errors
 
 # The training stack (training.jobs, training.protocol) and the registry import MLflow,
 # LightGBM, scikit-learn and matplotlib, seconds before a command starts: each command imports
 # them when it runs, so `creatorscore --help` and the other packages' commands do not pay.
+
+CHUNK_HELP = ("Creators read, validated and turned into features at a time (same model and "
+              "figures): memory is two such pieces, the dataset's id columns and a row of "
+              "features per creator and per collaboration, not the dataset.")
 
 HEADLINE_METRICS = (
     ("poisson_deviance", "Poisson deviance (lower is better)"),
@@ -107,12 +112,19 @@ def train(
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     rounds: int = typer.Option(None, "--rounds", help="Boosting rounds of the conversion model."),
     threads: int = typer.Option(1, "--threads", help="LightGBM threads."),
+    chunk_creators: int = typer.Option(CHUNK_CREATORS, "--chunk-creators", min=1,
+                                       help=CHUNK_HELP),
 ) -> None:
-    """Train every model in one MLflow run and register the bundle (first one = champion)."""
+    """Train every model in one MLflow run and register the bundle (first one = champion).
+
+    The dataset is read in pieces of --chunk-creators creators (data/chunked.py: files read
+    in batches into the pieces' files in a temporary directory, TMPDIR, about twice the size
+    of the CSV files, removed after); every contract problem is reported before training."""
     from training.jobs import run_train  # lazy: see the imports
 
     with user_errors(), _progress("train") as step:
-        outcome = run_train(data, _config(seed, rounds, threads), progress=step)
+        outcome = run_train(data, _config(seed, rounds, threads), progress=step,
+                            chunk_creators=chunk_creators)
     note = outcome.result.follower_info.get("training_note")
     if note:
         console.print(f"Follower-account classifier trained on: {note}")
@@ -137,6 +149,8 @@ def retrain(
     retrain_follower_classifier: bool = typer.Option(
         False, "--retrain-follower-classifier",
         help="Retrain the follower-account classifier instead of reusing the champion's."),
+    chunk_creators: int = typer.Option(CHUNK_CREATORS, "--chunk-creators", min=1,
+                                       help=CHUNK_HELP),
 ) -> None:
     """Train a challenger, compare it with the champion on the latest campaigns, and promote it
     only when it is better by --min-improvement with no guardrail metric worse."""
@@ -146,7 +160,7 @@ def retrain(
         outcome = run_retrain(data, _config(seed, rounds, threads), primary_metric=metric,
                               min_improvement=min_improvement,
                               retrain_follower_classifier=retrain_follower_classifier,
-                              progress=step)
+                              progress=step, chunk_creators=chunk_creators)
     comparison = outcome.comparison
     console.print(_comparison_table(comparison))
     for reason in comparison.decision.reasons:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from data.dataset import Dataset
+from features import transform_in_pieces
 from models.bundle import ScoringBundle
 from training.evaluation import evaluate_predictions, risk_metrics
 from training.protocol import (
@@ -21,7 +22,8 @@ from training.protocol import (
     no_progress,
     prediction_frame,
 )
-from training.stress import evaluate_candidates
+from training.stress import candidate_rows, evaluate_candidates, planned_candidates
+from training.training_data import TrainingData
 
 PRIMARY_METRICS = {"poisson_deviance": False, "ndcg_at_10": True}  # name -> higher is better
 
@@ -116,27 +118,37 @@ class Comparison:
     holdout_campaigns: tuple[str, ...]
 
 
-def evaluate_on_holdout(bundle: ScoringBundle, ds: Dataset, holdout: pd.DataFrame,
+def evaluate_on_holdout(bundle: ScoringBundle, data: TrainingData, holdout: pd.DataFrame,
                         train_reference: pd.DataFrame | None, labels: pd.DataFrame | None,
                         truth: dict[str, pd.DataFrame] | None = None) -> dict[str, float]:
-    """Metrics of any bundle on the given holdout collaborations and audited creators."""
-    frame = prediction_frame(bundle, ds, holdout, truth=truth)
+    """Metrics of any bundle on the given holdout collaborations (and, in generated worlds,
+    every candidate of their campaigns) and audited creators; its features computed piece by
+    piece by its own pipeline."""
+    campaigns = holdout["campaign_id"].unique()
+    planned = {"holdout": holdout[["campaign_id", "creator_id", "compensation", "cost"]]}
+    candidates = candidate_rows(truth, campaigns)
+    if candidates is not None:
+        planned["candidates"] = planned_candidates(candidates)
+    frames = transform_in_pieces(bundle.pipeline, data.pieces(), planned)
+    frame = prediction_frame(bundle, data.tables, holdout, frames["holdout"], truth)
     out = evaluate_predictions(frame, train_reference)
-    out.update(evaluate_candidates(bundle, ds, truth, holdout["campaign_id"].unique()))
+    out.update(evaluate_candidates(bundle, data.tables, truth, campaigns,
+                                   frames.get("candidates")))
     if labels is not None and len(labels):
-        X = bundle.pipeline.transform_creators(ds)
-        risk = bundle.risk_model.predict(X.loc[labels["creator_id"].to_numpy()])
+        risk = bundle.risk_model.predict(frames["creators"].loc[labels["creator_id"].to_numpy()])
         out.update(risk_metrics(labels, risk))
     return out
 
 
-def compare_on_holdout(champion: ScoringBundle, challenger: TrainResult, ds: Dataset,
+def compare_on_holdout(champion: ScoringBundle, challenger: TrainResult,
+                       data: Dataset | TrainingData,
                        truth: dict[str, pd.DataFrame] | None = None,
                        primary_metric: str = "poisson_deviance", min_improvement: float = 0.01,
                        guardrails=None, progress: Progress = no_progress) -> Comparison:
     """Score champion and challenger on the challenger's test campaigns (the most recent) and
     its held-out audited creators; decide the promotion."""
-    collabs = labelled_collaborations(ds)
+    data = data if isinstance(data, TrainingData) else TrainingData.of_dataset(data)
+    collabs = labelled_collaborations(data.tables)
     slices = challenger.split.slice_of(collabs["campaign_id"].to_numpy(dtype=object))
     holdout = collabs[slices == "test"].reset_index(drop=True)
     # Baseline count scales are fitted on the challenger's training collaborations.
@@ -146,7 +158,7 @@ def compare_on_holdout(champion: ScoringBundle, challenger: TrainResult, ds: Dat
         labels = challenger.risk_test.reset_index()[["creator_id", "fake_follower_share",
                                                     "bought_followers"]]
     progress("evaluating the champion on the holdout")
-    champion_metrics = evaluate_on_holdout(champion, ds, holdout, train_reference, labels, truth)
+    champion_metrics = evaluate_on_holdout(champion, data, holdout, train_reference, labels, truth)
     # The challenger was scored on these very rows while it was trained: reuse that.
     challenger_metrics = evaluate_predictions(challenger.test_predictions, train_reference)
     challenger_metrics.update({k: v for k, v in challenger.metrics.items()

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from data.dataset import Dataset
-from features import FEATURE_VERSION, FeaturePipeline
+from features import FEATURE_VERSION, FeaturePipeline, fit_in_pieces, transform_in_pieces
 from features.catalogue import EXPOSURE_FEATURE, conversion_constraints, model_inputs
 from models.bundle import ScoringBundle, add_derived_features
 from models.compiled import compile_enabled
@@ -34,6 +34,7 @@ from training.evaluation import evaluate_predictions, risk_metrics
 from training.follower_accounts import train_default_follower_classifier
 from training.splits import CampaignSplit, random_split_mask, time_split_campaigns
 from training.stress import candidate_rows, evaluate_candidates, planned_candidates
+from training.training_data import TrainingData
 
 Progress = Callable[[str], None]
 
@@ -246,11 +247,14 @@ def evaluate_bundle(bundle: ScoringBundle, ds: Dataset, collabs: pd.DataFrame,
     return scores, predictions, risk_test
 
 
-def train_and_evaluate(ds: Dataset, config: TrainConfig | None = None,
+def train_and_evaluate(data: Dataset | TrainingData, config: TrainConfig | None = None,
                        truth: dict[str, pd.DataFrame] | None = None,
                        follower_classifier=None, follower_info: dict | None = None,
                        progress: Progress = no_progress) -> TrainResult:
-    """Fit the whole bundle on `ds` by the validation protocol above and measure it."""
+    """Fit the whole bundle on `data` (a whole Dataset, or TrainingData read in pieces: the
+    same bundle and figures) by the validation protocol above and measure it."""
+    data = data if isinstance(data, TrainingData) else TrainingData.of_dataset(data)
+    ds = data.tables  # campaigns, collaborations, authenticity labels
     config = config or TrainConfig()
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -264,6 +268,7 @@ def train_and_evaluate(ds: Dataset, config: TrainConfig | None = None,
     collabs = labelled_collaborations(ds)
     split = time_split_campaigns(ds.campaigns, collabs, config.calibration_fraction,
                                  config.test_fraction)
+    slices = split.slice_of(collabs["campaign_id"].to_numpy(dtype=object))
     if follower_classifier is None:
         progress("follower-account classifier")
         follower_classifier, follower_info = fit_follower_classifier(config)
@@ -272,63 +277,57 @@ def train_and_evaluate(ds: Dataset, config: TrainConfig | None = None,
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="training-helper") as helper:
         # Both cores at work: a large sample's follower classifier is compiled while the
         # pipeline learns its text model and cohorts (which audit no account).
-        compiling = helper.submit(_compile_for_run, follower_classifier, ds)
+        compiling = helper.submit(_compile_for_run, follower_classifier, data.n_audience)
         progress("feature pipeline")
-        pipeline = FeaturePipeline(follower_scorer=follower_classifier).fit(ds)
+        pipeline = fit_in_pieces(FeaturePipeline(follower_scorer=follower_classifier),
+                                 data.pieces, data.n_pieces)
         lap("pipeline_fit")
         compiling.result()  # the helper's errors are raised here
         lap("follower_compile_wait")
 
-        # The creators' features audit every sampled account; the collaborations' and the
-        # candidates' reuse each creator's audience features (FeaturePipeline.
-        # remembering_audiences: a sample is not dated), so no account is audited twice.
-        with pipeline.remembering_audiences(ds):
-            X_creators = pipeline.transform_creators(ds)
-            lap("creator_features")
+        # Every creator's features, the labelled collaborations' and (generated worlds) the
+        # test campaigns' candidates', piece by piece; within a piece every sampled account
+        # is audited once, and the candidates are computed on the helper thread beside the
+        # collaborations.
+        progress("features")
+        planned = {"collaborations": collabs[["campaign_id", "creator_id", "compensation",
+                                              "cost"]]}
+        candidates = candidate_rows(truth, held_out_campaigns(collabs, slices))
+        if candidates is not None:
+            planned["candidates"] = planned_candidates(candidates)
+        frames = transform_in_pieces(pipeline, data.pieces(), planned, helper)
+        X_creators, X_collab = frames["creators"], frames["collaborations"]
+        lap("features")
 
-            slices = split.slice_of(collabs["campaign_id"].to_numpy(dtype=object))
-            # The test campaigns' candidates (generated worlds) need only the fitted
-            # pipeline: their features are computed on the helper thread while the main one
-            # trains the models and computes the collaborations' features.
-            candidate_X = _candidate_features_ahead(pipeline, ds, truth,
-                                                    held_out_campaigns(collabs, slices), helper)
+    progress("fake-follower risk model")
+    labels_train, labels_test = split_audited_creators(ds.authenticity_labels, config)
+    risk_model = fit_risk_model(X_creators, labels_train, config)
+    lap("risk_model")
 
-            progress("fake-follower risk model")
-            labels_train, labels_test = split_audited_creators(ds.authenticity_labels, config)
-            risk_model = fit_risk_model(X_creators, labels_train, config)
-            lap("risk_model")
+    progress("conversion model")
+    risk_collab = risk_model.predict(X_collab, num_threads=config.num_threads)
+    conv_X = add_derived_features(X_collab, risk_collab["fake_share"].to_numpy())
+    y = collabs["conversions"].to_numpy(dtype="float64")
+    train_rows, test_rows = slices == "train", slices == "test"
+    conversion_model = fit_conversion_model(conv_X, y, train_rows, slices == "calibration",
+                                            config)
+    lap("conversion_model")
 
-            progress("collaboration features")
-            X_collab = pipeline.transform_collaborations(ds, collabs[[
-                "campaign_id", "creator_id", "compensation", "cost"]])
-            lap("collaboration_features")
+    bundle = ScoringBundle(
+        pipeline, follower_classifier, risk_model, conversion_model,
+        revenue_per_conversion=median_revenue_per_conversion(collabs, train_rows),
+        feature_version=FEATURE_VERSION, num_threads=1,
+        metadata={"train_config": asdict(config),
+                  "follower_info": _jsonable(follower_info),
+                  "n_collaborations": int(len(collabs)),
+                  "n_creators": int(data.n_creators)})
 
-            progress("conversion model")
-            risk_collab = risk_model.predict(X_collab, num_threads=config.num_threads)
-            conv_X = add_derived_features(X_collab, risk_collab["fake_share"].to_numpy())
-            y = collabs["conversions"].to_numpy(dtype="float64")
-            train_rows, test_rows = slices == "train", slices == "test"
-            conversion_model = fit_conversion_model(conv_X, y, train_rows,
-                                                    slices == "calibration", config)
-            lap("conversion_model")
-
-            bundle = ScoringBundle(
-                pipeline, follower_classifier, risk_model, conversion_model,
-                revenue_per_conversion=median_revenue_per_conversion(collabs, train_rows),
-                feature_version=FEATURE_VERSION, num_threads=1,
-                metadata={"train_config": asdict(config),
-                          "follower_info": _jsonable(follower_info),
-                          "n_collaborations": int(len(collabs)),
-                          "n_creators": int(len(ds.creators))})
-
-            candidate_features = candidate_X.result()
-            lap("candidate_features_wait")
-            progress("evaluation")
-            scores, predictions, risk_test = evaluate_bundle(
-                bundle, ds, collabs, X_collab, slices, X_creators, labels_test, truth, config,
-                candidate_features)
-            scores.update(_follower_metrics(follower_info))
-            lap("evaluation")
+    progress("evaluation")
+    scores, predictions, risk_test = evaluate_bundle(
+        bundle, ds, collabs, X_collab, slices, X_creators, labels_test, truth, config,
+        frames.get("candidates"))
+    scores.update(_follower_metrics(follower_info))
+    lap("evaluation")
     scores["training_seconds"] = float(sum(timings.values()))
     return TrainResult(
         bundle=bundle, metrics=scores, config=config, split=split,
@@ -339,26 +338,14 @@ def train_and_evaluate(ds: Dataset, config: TrainConfig | None = None,
         follower_info=follower_info or {}, timings=timings)
 
 
-def _compile_for_run(follower_classifier, ds: Dataset) -> None:
-    """Compile the follower classifier when `ds` samples COMPILE_MIN_ACCOUNTS accounts or
+def _compile_for_run(follower_classifier, n_accounts: int) -> None:
+    """Compile the follower classifier when the data samples COMPILE_MIN_ACCOUNTS accounts or
     more (and compiling is enabled: models.compiled.compile_enabled). When the compiled
     library cannot be built or checked, LightGBM predicts: the same numbers."""
-    audience = ds.audience_sample
-    if audience is None or len(audience) < COMPILE_MIN_ACCOUNTS or not compile_enabled() \
+    if n_accounts < COMPILE_MIN_ACCOUNTS or not compile_enabled() \
             or not hasattr(follower_classifier, "compile") or follower_classifier.is_compiled:
         return
     follower_classifier.compile()
-
-
-def _candidate_features_ahead(pipeline: FeaturePipeline, ds: Dataset,
-                              truth: dict[str, pd.DataFrame] | None, campaign_ids: np.ndarray,
-                              helper: ThreadPoolExecutor) -> Future:
-    """The collaboration features of the candidates of `campaign_ids` (None when the data has
-    no candidate truth for them), computed on the `helper` thread."""
-    rows = candidate_rows(truth, campaign_ids)
-    if rows is None:
-        return helper.submit(lambda: None)
-    return helper.submit(pipeline.transform_collaborations, ds, planned_candidates(rows))
 
 
 def _with_target(X: pd.DataFrame, y: np.ndarray) -> pd.DataFrame:

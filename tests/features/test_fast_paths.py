@@ -96,15 +96,35 @@ def test_medians_of_subsets_from_one_sort():
                                   group_median(codes, np.where(subset, values, np.nan), 60))
 
 
-@pytest.mark.parametrize("transform", ["transform_creators", "transform_collaborations"])
-def test_dense_and_sparse_text_matrices_agree(transform, monkeypatch):
+@pytest.mark.parametrize("piece", [1, 7])
+def test_a_rows_text_features_do_not_depend_on_the_rows_beside_it(piece):
+    """The text features (TF-IDF, niche similarities, brief similarity) and the commenters'
+    concentration add each row's own terms in a fixed order: the same bits for a creator (or
+    collaboration) computed alone, in a piece or in the whole dataset. A last-bit difference
+    can move a tree model's split, so a model trained on pieces would differ."""
     from tests.features.test_pipeline import _campaign_world
     ds = _campaign_world()
     pipeline = FeaturePipeline(follower_scorer=RuleBasedFollowerScorer()).fit(ds)
-    dense = getattr(pipeline, transform)(ds)
-    monkeypatch.setattr(text, "DENSE_CELLS", 0)
-    sparse = getattr(pipeline, transform)(ds)
-    pd.testing.assert_frame_equal(dense, sparse, check_exact=False, rtol=1e-12)
+    creators = pipeline.transform_creators(ds)
+    collaborations = pipeline.transform_collaborations(ds)
+    pieces = list(ds.creator_chunks(piece))
+    pd.testing.assert_frame_equal(
+        pd.concat([pipeline.transform_creators(p) for p in pieces]), creators, check_exact=True)
+    in_pieces = pd.concat([pipeline.transform_collaborations(p) for p in pieces
+                           if len(p.collaborations)]).reindex(collaborations.index)
+    pd.testing.assert_frame_equal(in_pieces, collaborations, check_exact=True)
+    assert (creators.filter(like="niche_share").notna().any(axis=1)).all()
+    assert collaborations["brief_similarity"].gt(0).any()
+
+
+def test_tfidf_rows_are_l2_normalised_and_row_sums_skip_empty_rows():
+    vectorizer = text.TextVectorizer().fit(
+        pa.array(["alpha beta beta", "gamma alpha", "gamma beta"]))
+    counts = vectorizer.counts(pa.array(["beta beta alpha", "", "gamma"]))
+    tfidf = vectorizer.tfidf(counts)
+    norms = np.sqrt(np.asarray(tfidf.multiply(tfidf).sum(axis=1)).ravel())
+    np.testing.assert_allclose(norms, [1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(text.row_sums(counts.indptr, counts.data), [3.0, 0.0, 1.0])
 
 
 @pytest.mark.parametrize("n_groups", [1, 7, 5_000, 40_000])

@@ -127,8 +127,8 @@ def test_parity_single_creator_vs_batch_and_pickle(world_1500):
             name: frame[frame["creator_id"] == creator_id]
             for name, frame in ds.tables.items() if "creator_id" in frame})
         single = pipeline.transform_creators(alone)
-        pd.testing.assert_frame_equal(single, batch.loc[[creator_id]], check_exact=False,
-                                      rtol=1e-12)
+        # The same bits (features.text.count_matrix): not merely close.
+        pd.testing.assert_frame_equal(single, batch.loc[[creator_id]], check_exact=True)
 
 
 def test_feature_frames_in_chunks_equal_the_whole():
@@ -138,7 +138,7 @@ def test_feature_frames_in_chunks_equal_the_whole():
     chunked = build_feature_frames(ds, pipeline, chunk_creators=1)
     assert set(chunked) == set(whole)
     for name in whole:
-        pd.testing.assert_frame_equal(chunked[name], whole[name])
+        pd.testing.assert_frame_equal(chunked[name], whole[name], check_exact=True)
 
 
 @pytest.mark.parametrize("size", [1, 13, 10_000])
@@ -157,7 +157,7 @@ def test_fit_and_build_in_chunks_equals_fit_and_build_whole(tmp_path, size):
     chunked = fit_and_build_in_chunks(ChunkedDataset.read(tmp_path, size), pipeline)
     assert set(chunked) == set(whole) == {"creators", "collaborations"}
     for name in whole:
-        pd.testing.assert_frame_equal(chunked[name], whole[name])
+        pd.testing.assert_frame_equal(chunked[name], whole[name], check_exact=True)
     # The fitted state itself: cohort statistics and the niche model.
     assert pipeline.cohort_reference_.cohort_size_ == fitted.cohort_reference_.cohort_size_
     for metric, cohorts in fitted.cohort_reference_.sorted_values_.items():
@@ -244,3 +244,29 @@ def test_audience_audited_aside_equals_audited_inline(monkeypatch, one_creator):
     assert not AUDITING_BESIDE_OTHER_WORK.get()
     for before, after in zip(inline, aside, strict=True):
         pd.testing.assert_frame_equal(after, before, check_exact=True)
+
+
+def test_transform_in_pieces_gives_the_whole_datasets_rows_in_each_tables_order():
+    from features import transform_in_pieces
+    from tests.training.small_world import small_dataset
+
+    ds = small_dataset()
+    pipeline = FeaturePipeline(follower_scorer=RuleBasedFollowerScorer()).fit(ds)
+    planned = ds.collaborations[["campaign_id", "creator_id", "compensation", "cost"]]
+    shuffled = planned.sample(frac=1.0, random_state=0)
+    pieces = list(ds.creator_chunks(37))
+    assert len(pieces) == 9
+    frames = transform_in_pieces(pipeline, pieces, {"planned": planned, "shuffled": shuffled,
+                                                    "none": planned.iloc[:0]})
+    pd.testing.assert_frame_equal(frames["creators"], pipeline.transform_creators(ds),
+                                  check_exact=True)
+    for name, table in (("planned", planned), ("shuffled", shuffled)):
+        pd.testing.assert_frame_equal(frames[name],
+                                      pipeline.transform_collaborations(ds, table),
+                                      check_exact=True)
+    assert len(frames["none"]) == 0 and list(frames["none"].columns) == \
+        list(frames["planned"].columns)
+    unknown = planned.assign(creator_id=planned["creator_id"].astype(object).where(
+        np.arange(len(planned)) != 2, "nobody"))
+    with pytest.raises(ValueError, match=r"planned.creator_id: rows \[2\].*nobody"):
+        transform_in_pieces(pipeline, pieces, {"planned": unknown})

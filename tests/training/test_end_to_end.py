@@ -30,8 +30,10 @@ WEAK = {"conversion_rounds": 3, "conversion_glm": False, "conversion_calibrate_l
 
 def test_train_retrain_promotion_and_cli(mlflow_store, data_dir, app, tmp_path, monkeypatch):
     classifier = small_follower_classifier()
+    # Read in pieces of 100 creators (the retrains below: one piece).
     first = run_train(data_dir, fast_config(**WEAK), follower_classifier=classifier,
-                      follower_info={"training_data": "synthetic (test)"}, log_plots=False)
+                      follower_info={"training_data": "synthetic (test)"}, log_plots=False,
+                      chunk_creators=100)
     assert first.promoted and first.version.version == "1"
     assert registry.get_alias(registry.CHAMPION).version == "1"
     assert "roi_captured_at_10" in first.result.metrics  # truth/ found next to the data
