@@ -151,12 +151,14 @@ _RADIX_CODES = 2**15
 
 
 def group_order(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Row order sorting by group, then value (ties in the order of a quicksort of the values):
-    the rows in value order, then stably by group. The stable sort of the groups is a radix
-    sort when the codes fit int16 (a piece's creators do; ~2x faster than sorting the int64
-    keys group * n + rank, the same order: those keys are unique), else those keys are
-    sorted."""
-    by_value = np.argsort(values)
+    """Row order sorting by group, then value, ties in row order: the rows in value order
+    (a stable sort), then stably by group. Ties in row order make a group's order depend on
+    its own rows only (a quicksort placed ties by the whole array: the "largest step" of a
+    creator with two equal steps changed with the creators beside it; the stable sort costs
+    ~15% more). The stable sort of the groups is a radix sort when the codes fit int16 (a
+    piece's creators do; ~2x faster than sorting the int64 keys group * n + rank, the same
+    order: those keys are unique), else those keys are sorted."""
+    by_value = np.argsort(values, kind="stable")
     if len(codes) == 0 or (codes.min() >= 0 and codes.max() < _RADIX_CODES):
         return by_value[np.argsort(codes[by_value].astype(np.int16), kind="stable")]
     rank = np.empty(len(values), dtype="int64")

@@ -137,9 +137,14 @@ def test_group_order_radix_path_is_the_order_of_the_int64_keys(n_groups):
     codes = rng.integers(0, n_groups, n)
     values = rng.integers(0, 50, n).astype("float64")  # many ties
     values[rng.random(n) < 0.05] = np.nan
-    by_value = np.argsort(values)
+    by_value = np.argsort(values, kind="stable")
     rank = np.empty(n, dtype="int64")
     rank[by_value] = np.arange(n)
     expected = np.argsort(codes * n + rank)
     assert np.array_equal(arrays.group_order(codes, values), expected)
     assert np.array_equal(arrays.group_order(codes[:0], values[:0]), expected[:0])
+    # Ties in row order: a group's order is that of its own rows, whatever rows are beside.
+    assert np.array_equal(expected, np.lexsort((np.arange(n), values, codes)))
+    first = codes == codes[0]
+    alone = arrays.group_order(np.zeros(first.sum(), dtype=np.int64), values[first])
+    assert np.array_equal(np.flatnonzero(first)[alone], expected[codes[expected] == codes[0]])
