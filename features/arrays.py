@@ -150,15 +150,18 @@ def group_max(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
 _RADIX_CODES = 2**15
 
 
-def group_order(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Row order sorting by group, then value, ties in row order: the rows in value order
-    (a stable sort), then stably by group. Ties in row order make a group's order depend on
-    its own rows only (a quicksort placed ties by the whole array: the "largest step" of a
-    creator with two equal steps changed with the creators beside it; the stable sort costs
-    ~15% more). The stable sort of the groups is a radix sort when the codes fit int16 (a
-    piece's creators do; ~2x faster than sorting the int64 keys group * n + rank, the same
-    order: those keys are unique), else those keys are sorted."""
-    by_value = np.argsort(values, kind="stable")
+def group_order(codes: np.ndarray, values: np.ndarray, ties_in_row_order: bool = True
+                ) -> np.ndarray:
+    """Row order sorting by group, then value: the rows in value order, then stably by group.
+
+    Ties in row order (a stable sort of the values) make a group's order depend on its own
+    rows only: a quicksort places ties by the whole array, so the "largest step" of a creator
+    with two equal steps changed with the creators beside it. Where only the values in order
+    matter (quantiles) `ties_in_row_order=False` keeps the quicksort (~15% faster). The stable
+    sort of the groups is a radix sort when the codes fit int16 (a piece's creators do; ~2x
+    faster than sorting the int64 keys group * n + rank, the same order: those keys are
+    unique), else those keys are sorted."""
+    by_value = np.argsort(values, kind="stable" if ties_in_row_order else None)
     if len(codes) == 0 or (codes.min() >= 0 and codes.max() < _RADIX_CODES):
         return by_value[np.argsort(codes[by_value].astype(np.int16), kind="stable")]
     rank = np.empty(len(values), dtype="int64")
@@ -170,7 +173,7 @@ def group_quantile(codes: np.ndarray, values: np.ndarray, n: int, q: float = 0.5
     """Linear-interpolated quantile of the non-NaN values per group (NaN for empty groups)."""
     ok = ~np.isnan(values)
     codes, values = codes[ok], values[ok]
-    order = group_order(codes, values)
+    order = group_order(codes, values, ties_in_row_order=False)  # tied values are equal
     return _sorted_quantile(codes[order], values[order], n, q)
 
 
@@ -185,7 +188,8 @@ class GroupSortedValues:
 
     def __init__(self, codes: np.ndarray, values: np.ndarray, n: int):
         self.n = n
-        self.order = group_order(codes, values)  # NaN last within each group
+        # NaN last within each group; tied values are equal, so their order is free.
+        self.order = group_order(codes, values, ties_in_row_order=False)
         self.sorted_codes = codes[self.order]
         self.sorted_values = values[self.order]
         self.valid = ~np.isnan(self.sorted_values)
