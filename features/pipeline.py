@@ -397,36 +397,40 @@ def transform_in_pieces(pipeline: FeaturePipeline, pieces: Iterable[Dataset],
     the order of its creators and of each planned table).
 
     planned: tables of (campaign_id, creator_id, compensation, cost), every creator in some
-    piece. Within a piece the audits of the creators' audiences are reused by the planned
-    tables (`remembering_audiences`). helper: a thread that computes the last planned table
-    beside the others (both cores at work on a large piece)."""
+    piece (else ValueError naming the rows). Within a piece the audits of the creators'
+    audiences are reused by the planned tables (`remembering_audiences`). helper: a thread
+    that computes the last planned table while this one computes the others (both cores at
+    work). Memory: one piece and the output rows."""
     names = list(planned)
     parts: dict[str, list[pd.DataFrame]] = {"creators": [], **{name: [] for name in names}}
     positions: dict[str, list[np.ndarray]] = {name: [] for name in names}
     placed = {name: np.zeros(len(table), dtype=bool) for name, table in planned.items()}
-    first_piece = None
     for piece in pieces:
-        first_piece = piece if first_piece is None else first_piece
         creator_ids = pd.Index(as_str(piece.column("creators", "creator_id")))
-        with pipeline.remembering_audiences(piece):
-            parts["creators"].append(pipeline.transform_creators(piece))
-            jobs: dict[str, Future | pd.DataFrame] = {}
-            for at, name in enumerate(names):
-                table = planned[name]
-                rows = np.flatnonzero(creator_ids.get_indexer(
-                    table["creator_id"].to_numpy(dtype=object)) >= 0)
-                if not len(rows):
-                    continue
+        subsets = {}
+        for name in names:
+            table = planned[name]
+            rows = np.flatnonzero(creator_ids.get_indexer(
+                table["creator_id"].to_numpy(dtype=object)) >= 0)
+            # (an empty table gets its empty frame from the first piece)
+            if len(rows) or not (len(table) or parts[name]):
                 placed[name][rows] = True
                 positions[name].append(rows)
-                subset = table.iloc[rows]
-                if helper is not None and at == len(names) - 1 and len(jobs):
-                    jobs[name] = helper.submit(pipeline.transform_collaborations, piece, subset)
-                else:
+                subsets[name] = table.iloc[rows]
+        with pipeline.remembering_audiences(piece):
+            parts["creators"].append(pipeline.transform_creators(piece))
+            aside = names[-1] if helper is not None and len(subsets) > 1 \
+                and names[-1] in subsets else None
+            jobs: dict[str, Future | pd.DataFrame] = {}
+            if aside is not None:
+                jobs[aside] = helper.submit(pipeline.transform_collaborations, piece,
+                                            subsets[aside])
+            for name, subset in subsets.items():
+                if name != aside:
                     jobs[name] = pipeline.transform_collaborations(piece, subset)
             for name, job in jobs.items():
                 parts[name].append(job.result() if isinstance(job, Future) else job)
-    if first_piece is None:
+    if not parts["creators"]:
         raise ValueError("no piece to compute features on")
     out = {"creators": _concat(parts["creators"])}
     for name in names:
@@ -435,13 +439,10 @@ def transform_in_pieces(pipeline: FeaturePipeline, pieces: Iterable[Dataset],
             values = planned[name]["creator_id"].iloc[missing[:5]].tolist()
             raise ValueError(f"{name}.creator_id: rows {missing[:5].tolist()} refer to unknown "
                              f"creators ({values})")
-        if not parts[name]:  # an empty table: its empty frame
-            out[name] = pipeline.transform_collaborations(first_piece, planned[name])
-            continue
         frame = _concat(parts[name])
-        rows = np.concatenate(positions[name])
         # Back to the table's order (within a piece its rows are in order already).
-        out[name] = frame if len(parts[name]) == 1 else frame.iloc[np.argsort(rows)]
+        out[name] = frame if len(parts[name]) == 1 else \
+            frame.iloc[np.argsort(np.concatenate(positions[name]))]
     return out
 
 

@@ -1,14 +1,15 @@
-"""The training protocol as small steps: split, fit, calibrate, evaluate (Dataset in, fitted
-bundle and metrics out; no MLflow here, see training.jobs).
+"""The training protocol as small steps: split, fit, calibrate, evaluate (a Dataset, or
+TrainingData read in pieces of creators, in; fitted bundle and metrics out; no MLflow here,
+see training.jobs).
 
 - campaigns are split in time (training.splits): the earliest ~60% of collaborations train the
   conversion model, the next ~20% calibrate its conformal intervals, the latest ~20% are the
   test set every reported conversion figure comes from;
 - audited creators (authenticity_labels) are split at random: 75% train the risk model (which
   holds out a quarter of those for its own interval calibration), 25% are its test set;
-- the feature pipeline is fitted on the whole dataset: it only learns unlabelled reference
-  distributions (peer cohorts, vocabulary), never outcomes; collaboration features are computed
-  as of each campaign's start date.
+- the feature pipeline is fitted on the whole dataset (piece by piece when read in pieces: the
+  same fit): it only learns unlabelled reference distributions (peer cohorts, vocabulary),
+  never outcomes; collaboration features are computed as of each campaign's start date.
 The registered bundle is the one evaluated (it is not refitted on the test slice), so the
 figures logged with a version are the figures of that version.
 """

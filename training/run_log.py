@@ -23,7 +23,7 @@ def log_training_run(result, data_dir: str | None = None, extra_metrics: dict | 
 
     Params (config, feature version, data sizes), metrics, the train / test feature frames as
     input datasets, the feature list and version, plots and the bundle as a pyfunc model
-    (`training_data`, the Dataset trained on, gives its input example: a few creators).
+    (`training_data`, a Dataset of the first creators trained on, gives its input example).
     """
     bundle = result.bundle
     params = {**asdict(result.config), "feature_version": bundle.feature_version,

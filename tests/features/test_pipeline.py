@@ -270,3 +270,34 @@ def test_transform_in_pieces_gives_the_whole_datasets_rows_in_each_tables_order(
         np.arange(len(planned)) != 2, "nobody"))
     with pytest.raises(ValueError, match=r"planned.creator_id: rows \[2\].*nobody"):
         transform_in_pieces(pipeline, pieces, {"planned": unknown})
+
+
+def test_transform_in_pieces_computes_the_last_table_on_the_helper_beside_the_others(
+        monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from features import transform_in_pieces
+    from tests.training.small_world import small_dataset
+
+    ds = small_dataset()
+    pipeline = FeaturePipeline(follower_scorer=RuleBasedFollowerScorer()).fit(ds)
+    planned = ds.collaborations[["campaign_id", "creator_id", "compensation", "cost"]]
+    expected = transform_in_pieces(pipeline, ds.creator_chunks(100), {"a": planned, "b": planned})
+    threads: dict[str, set[str]] = {"a": set(), "b": set()}
+    transform = pipeline.transform_collaborations
+
+    def spied(piece, table):
+        name = "a" if table is not None and table.attrs.get("which") == "a" else "b"
+        threads[name].add(threading.current_thread().name)
+        return transform(piece, table)
+
+    first, second = planned.copy(), planned.copy()
+    first.attrs["which"] = "a"
+    monkeypatch.setattr(pipeline, "transform_collaborations", spied)
+    with ThreadPoolExecutor(1, thread_name_prefix="aside") as helper:
+        frames = transform_in_pieces(pipeline, ds.creator_chunks(100),
+                                     {"a": first, "b": second}, helper)
+    assert threads["a"] == {threading.current_thread().name}
+    assert len(threads["b"]) == 1 and next(iter(threads["b"])).startswith("aside")
+    for name in ("creators", "a", "b"):
+        pd.testing.assert_frame_equal(frames[name], expected[name], check_exact=True)
