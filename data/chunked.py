@@ -116,6 +116,10 @@ def id_keys(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     return pa.array([t if isinstance(t, str) else None for t in texts], type=pa.large_string())
 
 
+# Creators a piece holds by default (`--chunk-creators` of score, features, train, retrain;
+# `ScoringBundle.score_table`): a few hundred MB of working set at 50 posts each.
+CHUNK_CREATORS = 5_000
+
 # Writers of piece files open at once while a table is read: past it, the least recently
 # written piece's file is closed and the piece goes on in a new file (with few creators a
 # piece, a file descriptor per piece would run out).

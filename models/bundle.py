@@ -29,7 +29,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from data.chunked import ChunkedDataset
+from data.chunked import CHUNK_CREATORS, ChunkedDataset
 from data.contract import NICHES
 from data.dataset import Dataset
 from features.catalogue import EXPOSURE_FEATURE, PREDICTED_FAKE_SHARE, feature_labels
@@ -41,8 +41,6 @@ from models.matrix import FeatureMatrix
 FEATURE_LABELS = feature_labels()
 NICHE_SHARE_COLUMNS = tuple(f"niche_share_{n}" for n in NICHES)
 TOP_NICHES = 3
-# Creators scored at a time by `score_table` (a few hundred MB of working set at 50 posts each).
-CHUNK_CREATORS = 5_000
 
 
 @dataclass

@@ -17,22 +17,20 @@ from pathlib import Path
 import pandas as pd
 import typer
 
-from data.chunked import ChunkedDataset
+from data.chunked import CHUNK_CREATORS, ChunkedDataset
 from data.cli import load_dataset_or_exit, print_contract_report
 from data.io import write_frame
 from data.loader import read_table_file
 from data.validation import ContractError, validate_accounts
 from features import FeaturePipeline, fit_and_build_in_chunks
-from models.bundle import CHUNK_CREATORS
-from models.follower_account import RuleBasedFollowerScorer
-from models.quantification import DRIFT_TOLERANCE
 from serving.config import DEFAULT_PORT, ConfigError, ServingConfig, default_workers
 from serving.payloads import campaign_record, collaboration_plans, creator_records
 from store.cli_errors import check_out, console, percent, user_errors
 from store.tracking import artifact_root_for, resolve_tracking_uri
 
-# store.registry imports MLflow (seconds): the commands that use the model store import it when
-# they run, so `features`, `example-request` and `--help` start without it.
+# store.registry imports MLflow (seconds) and the models LightGBM and scikit-learn (~0.8 s):
+# the commands that use them import them when they run, so `creatorscore --help` and the other
+# commands start without them (`import creatorscore`: 1.5 -> 0.5 s).
 
 
 def serve(
@@ -203,12 +201,9 @@ def score(
                       "Parquet parts[/red]")
         raise typer.Exit(1)
     if engine == "pandas":
-        # The files are read (Arrow's parser: native code, without the GIL) while MLflow is
-        # imported and the champion loaded (Python, ~1.7 s of a 10k-creator run): on two cores
-        # the two overlap. A problem of either is reported as before, the champion's first.
-        reader = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="read-dataset")
-        reading = reader.submit(ChunkedDataset.read, data, chunk_creators)
-        reader.shutdown(wait=False)
+        # A problem of the reading or of the champion is reported as before, the champion's
+        # first.
+        reading = _read_in_background(data, chunk_creators)
     from store import registry  # lazy: see the imports
 
     try:
@@ -231,6 +226,16 @@ def score(
             reading.add_done_callback(_close_read)
         raise
     console.print(f"{rows:,} rows scored with {info.model_version} -> {out}")
+
+
+def _read_in_background(data: Path, chunk_creators: int) -> concurrent.futures.Future:
+    """ChunkedDataset.read of `data` on a thread of its own: the files are read (Arrow's
+    parser: native code, without the GIL) while the command imports MLflow and the models and
+    loads the champion (Python, ~1.7 s of a 10k-creator run): on two cores the two overlap."""
+    reader = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="read-dataset")
+    reading = reader.submit(ChunkedDataset.read, data, chunk_creators)
+    reader.shutdown(wait=False)
+    return reading
 
 
 def _close_read(reading: concurrent.futures.Future) -> None:
@@ -264,7 +269,9 @@ def audit_followers(
                              "probability and class of every account."),
 ) -> None:
     """Score follower accounts with the champion's follower classifier; print the fake share."""
-    from store import registry  # lazy: see the imports
+    from models.follower_account import RuleBasedFollowerScorer  # lazy: see the imports
+    from models.quantification import DRIFT_TOLERANCE
+    from store import registry
 
     check_out(out)
     with user_errors():
@@ -329,6 +336,8 @@ def features(
     of the CSV files). The pipeline is fitted on the whole dataset's cohorts and texts first,
     piece by piece, so the pieces are used three times: validated once, and kept meanwhile as
     Arrow files there too (about as much again) when there is more than one."""
+    from models.follower_account import RuleBasedFollowerScorer  # lazy: see the imports
+
     check_out(out)
     try:
         with ChunkedDataset.read(data, chunk_creators) as chunked, \

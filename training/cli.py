@@ -14,7 +14,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
-from models.bundle import CHUNK_CREATORS
+from data.chunked import CHUNK_CREATORS
 from store.cli_errors import console, user_errors
 
 # The training stack (training.jobs, training.protocol) and the registry import MLflow,

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import mlflow
 
+from data.chunked import CHUNK_CREATORS
 from data.synthetic.truth import load_truth
-from models.bundle import CHUNK_CREATORS
 from store import registry, tracking
 from store.locking import store_lock
 from training.promotion import Comparison, compare_on_holdout

@@ -44,7 +44,9 @@ def test_mlflow_and_registry_errors_are_one_line(capsys):
 
 
 def test_the_command_line_starts_without_mlflow_or_the_training_stack():
-    heavy = ("mlflow", "training.jobs", "store.registry", "matplotlib")
+    # Nor LightGBM and scikit-learn (~0.8 s): `score` and `features` import them while their
+    # files are read on another thread.
+    heavy = ("mlflow", "training.jobs", "store.registry", "matplotlib", "lightgbm", "sklearn")
     code = ("import sys, creatorscore; "
             f"print(','.join(m for m in {heavy!r} if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
