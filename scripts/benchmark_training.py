@@ -11,7 +11,7 @@ as `creatorscore train` reads it (training.training_data). MLflow logging is not
     python scripts/benchmark_training.py            # 50,000 creators, ~100,000 collaborations
     python scripts/benchmark_training.py --small    # 5,000 creators, ~10,000 collaborations
     python scripts/benchmark_training.py --follower fast --threads 2
-    python scripts/benchmark_training.py --chunk-creators 5000   # as `creatorscore train`
+    python scripts/benchmark_training.py --chunk-creators 2500   # as `creatorscore train`
 """
 from __future__ import annotations
 
