@@ -54,13 +54,15 @@ class TrainingData:
         hold)."""
         kept: dict[str, list[pd.DataFrame]] = {name: [] for name in WHOLE_TABLES}
         file_rows: dict[str, list[np.ndarray]] = {name: [] for name in WHOLE_TABLES}
-        first = None
+        first: dict | None = None  # what is kept of the first piece (never the piece itself)
         n_creators = n_audience = 0
         for chunk in pieces:
             ds = chunk.dataset
             if first is None:
-                first = ds
-                example = ds.for_creators(ds.column("creators", "creator_id")[:EXAMPLE_CREATORS])
+                # `take([])`: empty frames of their own, not slices holding the piece's arrays.
+                first = {"creators": ds.creators.take([]), "posts": ds.posts.take([]),
+                         "campaigns": ds.campaigns, "example": ds.for_creators(
+                             ds.column("creators", "creator_id")[:EXAMPLE_CREATORS])}
             n_creators += ds.rows("creators")
             n_audience += ds.rows("audience_sample")
             for name in WHOLE_TABLES:
@@ -71,10 +73,10 @@ class TrainingData:
             raise ValueError("the dataset has no piece of creators to train on")
         tables = {name: _in_file_order(kept[name], file_rows[name]) if kept[name] else None
                   for name in WHOLE_TABLES}
-        whole = Dataset(creators=first.creators.iloc[:0], posts=first.posts.iloc[:0],
-                        campaigns=first.campaigns, **tables)
+        whole = Dataset(creators=first["creators"], posts=first["posts"],
+                        campaigns=first["campaigns"], **tables)
         return cls(lambda: (chunk.dataset for chunk in pieces), n_pieces, whole, n_creators,
-                   n_audience, example)
+                   n_audience, first["example"])
 
 
 @contextlib.contextmanager
