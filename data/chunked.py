@@ -32,7 +32,8 @@ the whole dataset's Arrow tables were held), 1,093 and 1,293 MiB with the next p
 validated ahead (2026-12-01 05:10 UTC). `features` fits
 the pipeline piece by piece too (features.pipeline.fit_and_build_in_chunks): 0.81 GiB at 10k
 creators, 0.95 GiB at 50k; `train` and `retrain` read their data this way as well
-(training.training_data: 1.5 GiB at 50k creators, 4.3-4.6 GiB with the whole dataset loaded).
+(training.training_data: 1.3 GiB at 50k creators in pieces of 2,500, 1.5 GiB in pieces of
+5,000, 4.2-4.6 GiB with the whole dataset loaded).
 Disk: the pieces' files hold about the dataset's
 Arrow tables (about the size of the CSV files), written and read back uncompressed: Parquet's
 encoding and decoding would cost ~0.6 s an 80 MiB table, ~15% of a run.

@@ -109,7 +109,7 @@ class NicheModel:
         return self
 
     def _add_members(self, counts: sp.csr_matrix, declared_niche_code: np.ndarray) -> None:
-        tfidf = sp.csr_matrix(self.vectorizer_.tfidf(counts))
+        tfidf = self.vectorizer_.tfidf(counts)
         declared = np.asarray(declared_niche_code)
         niche = declared[np.repeat(np.arange(tfidf.shape[0]), np.diff(tfidf.indptr))]
         member = niche >= 0
