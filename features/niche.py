@@ -80,8 +80,8 @@ class NicheModel:
         documents, tokens = tokenize(creator_texts)
         n_texts = len(large_strings(creator_texts))
         self.fit_vocabulary(DocumentFrequencies.of_tokens(documents, tokens, n_texts))
-        self._add_members(self.vectorizer_.counts_of_tokens(documents, tokens, n_texts),
-                          declared_niche_code)
+        self.add_member_counts(self.vectorizer_.counts_of_tokens(documents, tokens, n_texts),
+                               declared_niche_code)
         return self.fit_centroids()
 
     # A fit in parts (a dataset read in pieces), in memory of one part: `fit_vocabulary` from
@@ -105,10 +105,13 @@ class NicheModel:
 
     def add_members(self, creator_texts, declared_niche_code: np.ndarray) -> NicheModel:
         """Add creators (after those added before) to the centroids of their declared niche."""
-        self._add_members(self.vectorizer_.counts(creator_texts), declared_niche_code)
-        return self
+        return self.add_member_counts(self.vectorizer_.counts(creator_texts),
+                                      declared_niche_code)
 
-    def _add_members(self, counts: sp.csr_matrix, declared_niche_code: np.ndarray) -> None:
+    def add_member_counts(self, counts: sp.csr_matrix, declared_niche_code: np.ndarray
+                          ) -> NicheModel:
+        """`add_members` from the texts' counts (`vectorizer_.counts`: computed apart, e.g. on
+        another thread; added here in order)."""
         tfidf = self.vectorizer_.tfidf(counts)
         declared = np.asarray(declared_niche_code)
         niche = declared[np.repeat(np.arange(tfidf.shape[0]), np.diff(tfidf.indptr))]
@@ -118,6 +121,7 @@ class NicheModel:
         np.add.at(self._centroid_sums, (niche[member], tfidf.indices[member]),
                   tfidf.data[member])
         self._members += np.bincount(declared[declared >= 0], minlength=len(NICHES))
+        return self
 
     def fit_centroids(self) -> NicheModel:
         centroids = np.zeros((len(NICHES), self._centroid_sums.shape[1]))

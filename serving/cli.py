@@ -324,13 +324,15 @@ def features(
                              "as <stem>_collaborations<suffix> when the dataset has campaigns."),
     chunk_creators: int = typer.Option(CHUNK_CREATORS, "--chunk-creators", min=1,
                                        help="Creators validated and computed at a time (same "
-                                            "values): memory is two such pieces plus the "
-                                            "dataset's id columns."),
+                                            "values): memory is three such pieces (two at "
+                                            "work, one validated ahead) plus the dataset's "
+                                            "id columns."),
 ) -> None:
     """Compute the documented numeric feature frames of a dataset.
 
-    Memory: the dataset's id columns (data/chunked.py), two pieces of --chunk-creators
-    creators as pandas (one at work, the next validated meanwhile), the fit's inputs (a few
+    Memory: the dataset's id columns (data/chunked.py), three pieces of --chunk-creators
+    creators as pandas (two at work, one on each core: features.pipeline.PIECE_THREADS; the
+    next validated meanwhile), the fit's inputs (a few
     numbers per creator and the texts' distinct words) and the output rows. The files are
     read in batches into the pieces' files in a temporary directory (TMPDIR; about the size
     of the CSV files). The pipeline is fitted on the whole dataset's cohorts and texts first,

@@ -22,7 +22,7 @@ from store.cli_errors import console, user_errors
 # them when it runs, so `creatorscore --help` and the other packages' commands do not pay.
 
 CHUNK_HELP = ("Creators read, validated and turned into features at a time (same model and "
-              "figures): memory is two such pieces, the dataset's id columns and a row of "
+              "figures): memory is three such pieces, the dataset's id columns and a row of "
               "features per creator and per collaboration, not the dataset.")
 
 HEADLINE_METRICS = (

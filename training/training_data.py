@@ -84,7 +84,8 @@ def read_training_data(directory: str | Path, chunk_creators: int) -> Iterator[T
     """A dataset directory as TrainingData, read in pieces of `chunk_creators` creators
     (data.chunked.ChunkedDataset: ContractError with every problem, as load_dataset reports).
 
-    Memory: the dataset's id columns and two pieces (ChunkedDataset.chunks), the tables kept
+    Memory: the dataset's id columns and three pieces (the fit works on two at once,
+    features.pipeline.PIECE_THREADS; the next is validated ahead), the tables kept
     whole, and what training computes: a row of features per creator and per labelled
     collaboration (and per candidate of a generated world). Disk: the pieces' files, about
     twice the dataset's Arrow tables, removed on exit."""

@@ -141,8 +141,9 @@ def test_feature_frames_in_chunks_equal_the_whole():
         pd.testing.assert_frame_equal(chunked[name], whole[name], check_exact=True)
 
 
-@pytest.mark.parametrize("size", [1, 13, 10_000])
-def test_fit_and_build_in_chunks_equals_fit_and_build_whole(tmp_path, size):
+@pytest.mark.parametrize(("size", "threads"), [(1, 2), (13, 1), (13, 3), (10_000, 2)])
+def test_fit_and_build_in_chunks_equals_fit_and_build_whole(tmp_path, monkeypatch, size,
+                                                            threads):
     from data.chunked import ChunkedDataset
     from data.io import write_dataset
     from data.loader import load_dataset
@@ -154,6 +155,8 @@ def test_fit_and_build_in_chunks_equals_fit_and_build_whole(tmp_path, size):
     fitted = FeaturePipeline(follower_scorer=RuleBasedFollowerScorer()).fit(ds)
     whole = build_feature_frames(ds, fitted)
     pipeline = FeaturePipeline(follower_scorer=RuleBasedFollowerScorer())
+    # Pieces one at a time or several at once (PIECE_THREADS): the same values.
+    monkeypatch.setattr(features_pipeline, "PIECE_THREADS", threads)
     chunked = fit_and_build_in_chunks(ChunkedDataset.read(tmp_path, size), pipeline)
     assert set(chunked) == set(whole) == {"creators", "collaborations"}
     for name in whole:
@@ -168,6 +171,44 @@ def test_fit_and_build_in_chunks_equals_fit_and_build_whole(tmp_path, size):
                                   fitted.niche_model_.vectorizer_.vocabulary_)
     np.testing.assert_array_equal(pipeline.niche_model_.centroids_.toarray(),
                                   fitted.niche_model_.centroids_.toarray())
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_in_order_keeps_order_and_takes_items_only_as_results_are_taken(threads):
+    taken = []
+
+    def items():
+        for item in range(10):
+            taken.append(item)
+            yield item
+
+    def slow_first(item: int) -> tuple[int, str]:
+        if item % 3 == 0:  # later items finish first: the results still come in order
+            threading.Event().wait(0.02)
+        return item * item, threading.current_thread().name
+
+    results = features_pipeline.in_order(slow_first, items(), threads)
+    seen = []
+    for square, _ in results:
+        seen.append(square)
+        # Never more than `threads` items taken ahead of the results handed out.
+        assert len(taken) <= len(seen) + threads - 1
+    assert seen == [item * item for item in range(10)]
+    names = {name for _, name in features_pipeline.in_order(slow_first, range(6), threads)}
+    assert all(name.startswith("piece") for name in names) == (threads > 1)
+
+
+def test_in_order_raises_the_function_error_at_its_item():
+    def fail_on_two(item: int) -> int:
+        if item == 2:
+            raise ValueError("item 2")
+        return item
+
+    got = []
+    with pytest.raises(ValueError, match="item 2"):
+        for value in features_pipeline.in_order(fail_on_two, range(5), 2):
+            got.append(value)
+    assert got == [0, 1]
 
 
 def test_fit_texts_are_bio_then_captions_in_table_order():
