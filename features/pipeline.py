@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import scipy.sparse as sp
 from data.chunked import ChunkedDataset
 from data.contract import NICHES
 from data.dataset import Dataset, column_labels
+from data.machine import usable_cores
 from features.arrays import as_days, as_str, index_of, large_strings
 from features.audience import (
     AUDITING_BESIDE_OTHER_WORK,
@@ -47,7 +47,7 @@ from features.text import DocumentFrequencies, count_matrix
 # is mostly Arrow and numpy kernels, which release the GIL. Two, or one on a single core: a
 # third thread on two cores was slower (10k creators: the `features` transform pass 1.56 s on
 # two threads, 1.81 s on three, 2.38 s on one), and each thread holds a piece in memory.
-PIECE_THREADS = min(2, len(os.sched_getaffinity(0)))
+PIECE_THREADS = min(2, usable_cores())
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -491,8 +491,8 @@ def fit_and_build_in_chunks(chunked: ChunkedDataset, pipeline: FeaturePipeline
     the values of `pipeline.fit(ds)` and `build_feature_frames(ds, pipeline)` on the whole
     dataset, in memory bounded by the dataset's id columns, the pieces at work
     (PIECE_THREADS, `in_order`) and the one validated ahead (ChunkedDataset.chunks), the fit's
-    merged inputs (a few numbers per creator and the texts'
-    distinct words: `fit_in_pieces`) and the output rows. Three passes over the pieces (one
+    merged inputs (a few numbers per creator and the texts' distinct words: `fit_in_pieces`)
+    and the output rows. Three passes over the pieces (one
     when the dataset is one piece), each piece validated once (the later passes read them
     back: ChunkedDataset.replayable_chunks): the niche model's vocabulary needs every text
     before its centroids, and the features need the fit. Raises ContractError (every
@@ -501,6 +501,7 @@ def fit_and_build_in_chunks(chunked: ChunkedDataset, pipeline: FeaturePipeline
     rows = []
     with chunked.replayable_chunks() as pieces:
         fit_in_pieces(pipeline, lambda: (chunk.dataset for chunk in pieces), chunked.n_chunks)
+
         def piece_frames(chunk) -> tuple[dict[str, pd.DataFrame], dict[str, np.ndarray]]:
             return build_feature_frames(chunk.dataset, pipeline), chunk.file_rows
 

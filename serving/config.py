@@ -36,6 +36,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from data.machine import usable_cores
+
 DEFAULT_PORT = 3000
 
 # The request limits: field name -> environment variable (defaults are the fields').
@@ -81,8 +83,7 @@ def default_workers(env: Mapping[str, str] | None = None) -> int:
     raw = env.get("CREATORSCORE_WORKERS", "").strip()
     if raw:
         return _positive_int("CREATORSCORE_WORKERS", raw)
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-               else os.cpu_count() or 1)
+    return usable_cores()
 
 
 @dataclass(frozen=True)
