@@ -31,8 +31,8 @@ at 50k: 73 MiB of ids, 40 MiB of file rows); `creatorscore score` peaked at 984-
 the whole dataset's Arrow tables were held), 1,093 and 1,293 MiB with the next piece
 validated ahead (2026-12-01 05:10 UTC). `features` fits
 the pipeline piece by piece too (features.pipeline.fit_and_build_in_chunks), two pieces at
-work at once (features.pipeline.PIECE_THREADS) beside the one validated ahead: 0.85-0.98 GiB
-at 10k creators, 1.04-1.08 GiB at 50k (0.70 and 0.91-0.99 GiB one piece at a time);
+work at once (features.pipeline.PIECE_THREADS) beside the one validated ahead: 0.86-0.93 GiB
+at 10k creators, 0.99-1.03 GiB at 50k (0.67 and 0.87-0.94 GiB one piece at a time);
 `train` and `retrain` read their data this way as well (training.training_data: 1.3 GiB at
 50k creators in pieces of 2,500, 1.5 GiB in pieces of 5,000, 4.2-4.6 GiB with the whole
 dataset loaded).
