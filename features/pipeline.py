@@ -492,11 +492,11 @@ def fit_and_build_in_chunks(chunked: ChunkedDataset, pipeline: FeaturePipeline
     dataset, in memory bounded by the dataset's id columns, the pieces at work
     (PIECE_THREADS, `in_order`) and the one validated ahead (ChunkedDataset.chunks), the fit's
     merged inputs (a few numbers per creator and the texts' distinct words: `fit_in_pieces`)
-    and the output rows. Three passes over the pieces (one
-    when the dataset is one piece), each piece validated once (the later passes read them
-    back: ChunkedDataset.replayable_chunks): the niche model's vocabulary needs every text
-    before its centroids, and the features need the fit. Raises ContractError (every
-    problem) before any feature."""
+    and the output rows. Three passes over the pieces (one when the dataset is one piece),
+    each piece validated once (the later passes read them back:
+    ChunkedDataset.replayable_chunks): the niche model's vocabulary needs every text before
+    its centroids, and the features need the fit. Raises ContractError (every problem) before
+    any feature."""
     parts: dict[str, list[pd.DataFrame]] = {"creators": [], "collaborations": []}
     rows = []
     with chunked.replayable_chunks() as pieces:

@@ -30,7 +30,8 @@ from store.tracking import artifact_root_for, resolve_tracking_uri
 
 # store.registry imports MLflow (seconds) and the models LightGBM and scikit-learn (~0.8 s):
 # the commands that use them import them when they run, so `creatorscore --help` and the other
-# commands start without them (`import creatorscore`: 1.5 -> 0.5 s).
+# commands start without them (`creatorscore --help`: 1.65 -> 0.7 s, alternating runs,
+# 2026-12-01).
 
 
 def serve(

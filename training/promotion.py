@@ -22,7 +22,7 @@ from training.protocol import (
     no_progress,
     prediction_frame,
 )
-from training.stress import candidate_rows, evaluate_candidates, planned_candidates
+from training.stress import evaluate_candidates, planned_with_candidates
 from training.training_data import TrainingData
 
 PRIMARY_METRICS = {"poisson_deviance": False, "ndcg_at_10": True}  # name -> higher is better
@@ -125,10 +125,7 @@ def evaluate_on_holdout(bundle: ScoringBundle, data: TrainingData, holdout: pd.D
     every candidate of their campaigns) and audited creators; its features computed piece by
     piece by its own pipeline."""
     campaigns = holdout["campaign_id"].unique()
-    planned = {"holdout": holdout[["campaign_id", "creator_id", "compensation", "cost"]]}
-    candidates = candidate_rows(truth, campaigns)
-    if candidates is not None:
-        planned["candidates"] = planned_candidates(candidates)
+    planned = planned_with_candidates("holdout", holdout, truth, campaigns)
     frames = transform_in_pieces(bundle.pipeline, data.pieces(), planned)
     frame = prediction_frame(bundle, data.tables, holdout, frames["holdout"], truth)
     out = evaluate_predictions(frame, train_reference)

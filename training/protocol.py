@@ -34,7 +34,7 @@ from training import metrics
 from training.evaluation import evaluate_predictions, risk_metrics
 from training.follower_accounts import train_default_follower_classifier
 from training.splits import CampaignSplit, random_split_mask, time_split_campaigns
-from training.stress import candidate_rows, evaluate_candidates, planned_candidates
+from training.stress import PLAN_COLUMNS, evaluate_candidates, planned_with_candidates
 from training.training_data import TrainingData
 
 Progress = Callable[[str], None]
@@ -132,7 +132,7 @@ def prediction_frame(bundle: ScoringBundle, ds: Dataset, collaborations: pd.Data
     X: the collaboration features of `collaborations` computed by this bundle's pipeline
     (computed here when None).
     """
-    planned = collaborations[["campaign_id", "creator_id", "compensation", "cost"]]
+    planned = collaborations[PLAN_COLUMNS]
     if X is None:
         X = bundle.pipeline.transform_collaborations(ds, planned)
     table = bundle.score_features(ds, X, planned.reset_index(drop=True)).table
@@ -291,11 +291,8 @@ def train_and_evaluate(data: Dataset | TrainingData, config: TrainConfig | None 
         # is audited once, and the candidates are computed on the helper thread beside the
         # collaborations.
         progress("features")
-        planned = {"collaborations": collabs[["campaign_id", "creator_id", "compensation",
-                                              "cost"]]}
-        candidates = candidate_rows(truth, held_out_campaigns(collabs, slices))
-        if candidates is not None:
-            planned["candidates"] = planned_candidates(candidates)
+        planned = planned_with_candidates("collaborations", collabs, truth,
+                                          held_out_campaigns(collabs, slices))
         frames = transform_in_pieces(pipeline, data.pieces(), planned, helper)
         X_creators, X_collab = frames["creators"], frames["collaborations"]
         lap("features")

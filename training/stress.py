@@ -50,15 +50,31 @@ def candidate_rows(truth: dict[str, pd.DataFrame] | None,
     return None if rows.empty else rows
 
 
+# The columns of a planned collaboration: what collaboration features are computed from.
+PLAN_COLUMNS = ["campaign_id", "creator_id", "compensation", "cost"]
+
+
 def planned_candidates(candidates: pd.DataFrame) -> pd.DataFrame:
     """The (campaign_id, creator_id, compensation, cost) rows a `candidate_frame` scores."""
-    required = ("campaign_id", "creator_id", "compensation", "cost", "expected_conversions",
-                "expected_revenue", "conversions")
+    required = (*PLAN_COLUMNS, "expected_conversions", "expected_revenue", "conversions")
     missing = [c for c in required if c not in candidates.columns]
     if missing:
         raise ValueError(f"candidate_truth: missing column(s) {missing}")
-    return candidates[["campaign_id", "creator_id", "compensation", "cost"]].reset_index(
-        drop=True)
+    return candidates[PLAN_COLUMNS].reset_index(drop=True)
+
+
+def planned_with_candidates(name: str, collaborations: pd.DataFrame,
+                            truth: dict[str, pd.DataFrame] | None,
+                            campaign_ids: Iterable[str]) -> dict[str, pd.DataFrame]:
+    """{name: the plans of `collaborations`, then "candidates": those of the candidates of
+    `campaign_ids` when the data has candidate truth for them (generated worlds)}: the planned
+    tables whose features training and the holdout comparison compute piece by piece
+    (features.transform_in_pieces; its last table goes on the helper thread)."""
+    planned = {name: collaborations[PLAN_COLUMNS]}
+    candidates = candidate_rows(truth, campaign_ids)
+    if candidates is not None:
+        planned["candidates"] = planned_candidates(candidates)
+    return planned
 
 
 def candidate_frame(bundle, ds: Dataset, candidates: pd.DataFrame,

@@ -44,8 +44,8 @@ def test_mlflow_and_registry_errors_are_one_line(capsys):
 
 
 def test_the_command_line_starts_without_mlflow_or_the_training_stack():
-    # Nor LightGBM and scikit-learn (~0.8 s): `score` and `features` import them while their
-    # files are read on another thread.
+    # Nor LightGBM and scikit-learn (~0.8 s): the commands that use them import them when they
+    # run (`score` while its files are read on another thread).
     heavy = ("mlflow", "training.jobs", "store.registry", "matplotlib", "lightgbm", "sklearn")
     code = ("import sys, creatorscore; "
             f"print(','.join(m for m in {heavy!r} if m in sys.modules))")
